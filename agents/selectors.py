@@ -1,0 +1,20 @@
+"""Permission-scoped reads. A user sees their own agents and those of their team."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from agents.models import Agent, User
+
+
+def agents_visible_to(*, user: User) -> QuerySet[Agent]:
+    if user.is_superuser:
+        return Agent.objects.all()
+    scope = Q(owner=user)
+    if user.organization_id:
+        scope |= Q(organization_id=user.organization_id)
+    return Agent.objects.filter(scope)
+
+
+def agent_get_for_user(*, user: User, agent_id: str) -> Agent | None:
+    return agents_visible_to(user=user).filter(id=agent_id).first()

@@ -1,0 +1,144 @@
+"""The embedded start-up path a newcomer takes with `make run`, for real:
+a fresh data directory, the embedded Postgres, migrations, the first admin,
+and daphne answering on a port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(data_dir: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "LETTA_PG_URI", "ADE_ADMIN_PASSWORD", "ADE_PG_CLEANUP")}
+    # "stop": each process stops the embedded server it started when it exits.
+    env.update({"ADE_DATA_DIR": data_dir, "ADE_PG_CLEANUP": "stop", "PYTHONUNBUFFERED": "1"}, **extra)
+    return env
+
+
+def _manage(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture
+def data_dir():
+    path = tempfile.mkdtemp(prefix="ade-s-", dir="/tmp")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_first_start_creates_the_database_and_prints_the_admin_password_once(data_dir):
+    first = _manage("serve", "--check-only", env=_env(data_dir))
+    assert first.returncode == 0, first.stderr
+    assert "Created the admin user 'admin' with the password:" in first.stdout
+    assert (Path(data_dir) / "pgdata" / "PG_VERSION").exists()
+    again = _manage("serve", "--check-only", env=_env(data_dir))
+    assert again.returncode == 0, again.stderr
+    assert "password" not in again.stdout
+
+
+@pytest.mark.slow
+def test_the_configured_admin_password_is_used_and_not_printed(data_dir):
+    done = _manage("serve", "--check-only", env=_env(data_dir, ADE_ADMIN_USER="root",
+                                                         ADE_ADMIN_PASSWORD="s3cret-pass-42"))
+    assert done.returncode == 0, done.stderr
+    assert "s3cret-pass-42" not in done.stdout
+    check = _manage("shell", "-c",
+                    "from agents.models import User; u = User.objects.get(username='root');"
+                    "print(u.is_superuser, u.check_password('s3cret-pass-42'))",
+                    env=_env(data_dir))
+    assert check.stdout.strip().endswith("True True"), check.stderr
+
+
+@pytest.mark.slow
+def test_serve_answers_health_and_admin_over_http(data_dir):
+    port = _free_port()
+    env = _env(data_dir, ADE_PORT=str(port), ADE_ADMIN_PASSWORD="s3cret-pass-42")
+    proc = subprocess.Popen([sys.executable, "manage.py", "serve"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        health = None
+        while time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/v1/health/", timeout=2)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None:
+                    pytest.fail(f"serve exited early: {proc.stdout.read()}")
+                time.sleep(0.3)
+        assert health is not None and health.status_code == 200
+        assert health.json()["status"] == "ok"
+        admin = httpx.get(f"http://127.0.0.1:{port}/admin/login/", timeout=5)
+        assert admin.status_code == 200 and "ADE administration" in admin.text
+        home = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        assert home.status_code == 302 and "/login/" in home.headers["location"]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_a_database_without_pgvector_stops_start_up_with_instructions(django_db_blocker, data_dir):
+    """The Supabase case: the extension is missing and this user may not create it."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            cursor.execute("DROP DATABASE IF EXISTS ade_novector")
+            cursor.execute("DROP ROLE IF EXISTS ade_limited")
+            cursor.execute("CREATE ROLE ade_limited LOGIN")
+            cursor.execute("CREATE DATABASE ade_novector")
+        host = connection.settings_dict["HOST"]
+    try:
+        url = f"postgresql://ade_limited@/ade_novector?host={host}"
+        done = _manage("serve", "--check-only", env=_env(data_dir, DATABASE_URL=url))
+        assert done.returncode == 2
+        assert "create extension vector;" in done.stderr
+        assert "Traceback" not in done.stderr + done.stdout
+    finally:
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute("DROP DATABASE IF EXISTS ade_novector")
+            cursor.execute("DROP ROLE IF EXISTS ade_limited")
+
+
+def test_an_unreachable_database_gives_a_clear_error(data_dir):
+    done = _manage("serve", "--check-only",
+                   env=_env(data_dir, DATABASE_URL="postgresql://nobody@127.0.0.1:1/none"))
+    assert done.returncode == 2
+    assert "Cannot connect to the database" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_database_urls_are_parsed_for_sockets_poolers_and_letta_names(monkeypatch):
+    from ade.database import configured_url, parse_database_url
+
+    sock = parse_database_url("postgresql://postgres:@/postgres?host=/tmp/x/pgdata")
+    assert sock["HOST"] == "/tmp/x/pgdata" and sock["NAME"] == "postgres"
+    pooled = parse_database_url("postgres://u:p%40ss@db.example:6543/app?sslmode=require&pgbouncer=true")
+    assert pooled["PASSWORD"] == "p@ss" and pooled["PORT"] == "6543"
+    assert pooled["OPTIONS"] == {"sslmode": "require", "prepare_threshold": None}
+    assert configured_url({"LETTA_PG_URI": "postgresql://l/x"}) == "postgresql://l/x"
+    assert configured_url({"DATABASE_URL": "postgresql://d/x", "LETTA_PG_URI": "postgresql://l/x"}) \
+        == "postgresql://d/x"
