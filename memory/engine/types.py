@@ -123,6 +123,7 @@ class Block:
     read_only: bool = False
     id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    version: int | None = None  # the stored row's version when loaded
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""The agent engine: plain Python, no Django (only `store.py` talks to the ORM)."""
