@@ -41,7 +41,28 @@ COMPLETED = {StopReason.END_TURN, StopReason.MAX_STEPS, StopReason.TOOL_RULE, St
 def provider_config() -> Any:
     from memory.llm.registry import ProviderConfig
 
-    return ProviderConfig.from_env(os.environ)
+    config = ProviderConfig.from_env(os.environ)
+    config.timeout = settings.LLM_TIMEOUT
+    return config
+
+
+def resolve_context_window(handle: str) -> int:
+    """The model's real window: asked of the provider where it can tell (Ollama
+    /api/show, vLLM max_model_len), else our table of hosted models, else the
+    default — capped by GLOBAL_MAX_CONTEXT_WINDOW_LIMIT. Letta guesses 30k for
+    every unknown model (#3197)."""
+    from memory.llm.models_table import lookup_context_window
+    from memory.llm.registry import get_provider, parse_handle
+
+    window: int | None = None
+    if handle:
+        provider_name, model = parse_handle(handle)
+        try:
+            window = get_provider(provider_config(), provider_name).context_window(model)
+        except (ProviderError, OSError):
+            window = None
+        window = window or lookup_context_window(model)
+    return min(window or settings.DEFAULT_CONTEXT_WINDOW, settings.GLOBAL_MAX_CONTEXT_WINDOW_LIMIT)
 
 
 def _embedder_for(handle: str) -> Any:
@@ -110,10 +131,13 @@ def agent_create(
     except Exception:
         raise InvalidInput(f"Unknown timezone {timezone_name!r}; use an IANA name like 'Europe/Paris'.") from None
 
+    llm_config = dict(llm_config or {})
+    if "context_window" not in llm_config:
+        llm_config["context_window"] = resolve_context_window(model)
     agent = Agent.objects.create(
         owner=owner, organization_id=owner.organization_id, name=_validate_name(name), agent_type=kind.value,
         system=system if system is not None else prompts.default_system_prompt(kind), model=model,
-        embedding=embedding, description=description or "", llm_config=llm_config or {},
+        embedding=embedding, description=description or "", llm_config=llm_config,
         context_window_limit=context_window_limit, tags=sorted(set(tags or [])),
         tool_rules=[r for r in (tool_rules or [])] if rules is not None else [],
         timezone=timezone_name or "UTC", metadata=metadata or {}, tool_exec_environment_variables=tool_env or {},

@@ -145,3 +145,27 @@ def test_the_context_overview_counts_every_section(alice, fake_llm):
     assert view["context_window_size_current"] == sum(view[p] for p in parts) + view["num_tokens_directories"] \
         + view["num_tokens_memory_filesystem"]
     assert json.dumps(view)  # serializable for the API and the UI
+
+
+@pytest.mark.parametrize("handle", ["openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5",
+                                    "gemini/gemini-2.5-flash", "ollama/qwen3:8b", "vllm/qwen3-8b"])
+@pytest.mark.parametrize("agent_type", ["letta_v1_agent", "memgpt_agent"])
+def test_every_provider_drives_the_memory_loop(alice, fake_llm, monkeypatch, handle, agent_type):
+    monkeypatch.setenv("OLLAMA_BASE_URL", fake_llm.url)
+    monkeypatch.setenv("VLLM_API_BASE", fake_llm.url)
+    agent = agent_create(owner=alice, name="Multi", agent_type=agent_type, model=handle, memory_blocks=BLOCKS)
+    edit = "memory_replace" if agent_type == "letta_v1_agent" else "core_memory_replace"
+    args = ({"label": "human", "old_string": "unknown", "new_string": "Alice"} if edit == "memory_replace"
+            else {"label": "human", "old_content": "unknown", "new_content": "Alice",
+                  "request_heartbeat": True})
+    final = reply("Hello Alice") if agent_type == "letta_v1_agent" else \
+        tool_call("send_message", {"message": "Hello Alice"})
+    fake_llm.script(tool_call(edit, args, reasoning="The user told me their name.", signature="sig-123"), final)
+    result = message_send(agent=agent, texts=["I'm Alice"], user=alice, config=fast_config())
+    assert result.stop_reason == StopReason.END_TURN, result.error
+    assert m.Block.objects.get(label="human", agent_links__agent=agent).value == "Name: Alice"
+    # The second request carried the tool result back in the provider's own format.
+    second = json.dumps(fake_llm.chat_requests()[1].json)
+    assert "Alice" in second and ("tool_result" in second or "functionResponse" in second
+                                  or '"role": "tool"' in second)
+    assert m.Step.objects.filter(run_id=result.run_id, status="success").count() == 2

@@ -79,7 +79,10 @@ def make_input(agent_type: AgentType, **changes: object) -> CompileInput:
         tools=tool_defs_for(names),
         tool_rules=default_base_tool_rules(agent_type, names),
         stats=MemoryStats(
-            recall_count=42, archival_count=7, archival_tags=["travel", "work"], last_recompiled=WHEN
+            recall_count=42,
+            archival_count=7,
+            archival_tags=["travel", "work"],
+            last_recompiled=WHEN,
         ),
         timezone="UTC",
     )
@@ -148,7 +151,9 @@ def _custom_tool(name: str) -> ToolDef:
 def test_every_rule_kind_renders_to_its_snapshot():
     names = ["fetch_profile", "finish", "plan", "act", "authenticate", "transfer", "check"]
     names += ["web_search"]
-    tools = tool_defs_for(default_tool_names(AgentType.MEMGPT_V2)) + [_custom_tool(n) for n in names]
+    tools = tool_defs_for(default_tool_names(AgentType.MEMGPT_V2)) + [
+        _custom_tool(n) for n in names
+    ]
     inp = make_input(AgentType.MEMGPT_V2, tools=tools, tool_rules=parse_rules(ALL_RULES))
     assert_snapshot("tool_rules_all_kinds", compile_system(inp).sections["tool_usage_rules"])
 
@@ -434,7 +439,11 @@ def test_user_envelope_is_lettas_json_with_local_time():
 
 def test_envelopes_use_the_agents_time_zone():
     data = json.loads(prompts.heartbeat_envelope("go on", WHEN, "Asia/Tokyo"))
-    assert data == {"type": "heartbeat", "reason": "go on", "time": "2026-11-25 06:15:02 AM JST+0900"}
+    assert data == {
+        "type": "heartbeat",
+        "reason": "go on",
+        "time": "2026-11-25 06:15:02 AM JST+0900",
+    }
 
 
 def test_tool_result_and_alert_and_login_envelopes():

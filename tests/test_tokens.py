@@ -133,7 +133,9 @@ def test_a_message_counts_role_framing_text_reasoning_tool_calls_and_returns():
         kind=MessageKind.TOOL,
         content=[ToolReturnPart(tool_call_id="call_1", name="core_memory_append", content="OK")],
     )
-    tool_expected = tokens.TOKENS_PER_MESSAGE + counter.count_text("tool") + counter.count_text("OK")
+    tool_expected = (
+        tokens.TOKENS_PER_MESSAGE + counter.count_text("tool") + counter.count_text("OK")
+    )
     assert counter.count_message(tool) == tool_expected
 
 

@@ -61,7 +61,10 @@ def test_parse_maps_child_arg_nodes_to_prefilled_child_args():
                 "type": "constrain_child_tools",
                 "tool_name": "plan",
                 "children": ["act", "send_message"],
-                "child_arg_nodes": [{"name": "act", "args": {"mode": "safe"}}, {"name": "send_message"}],
+                "child_arg_nodes": [
+                    {"name": "act", "args": {"mode": "safe"}},
+                    {"name": "send_message"},
+                ],
             }
         ]
     )
@@ -89,7 +92,10 @@ def test_parse_round_trips_our_own_serialised_rules():
         ({"type": "max_count_per_step", "tool_name": "x"}, "positive integer"),
         ({"type": "max_count_per_step", "tool_name": "x", "max_count_limit": 0}, "positive"),
         ({"type": "max_count_per_step", "tool_name": "x", "max_count_limit": True}, "positive"),
-        ({"type": "conditional", "tool_name": "x", "child_output_mapping": []}, "must be an object"),
+        (
+            {"type": "conditional", "tool_name": "x", "child_output_mapping": []},
+            "must be an object",
+        ),
         ({"type": "conditional", "tool_name": "x", "child_output_mapping": {}}, "needs"),
         (
             {"type": "conditional", "tool_name": "x", "child_output_mapping": {"a": 1}},
@@ -178,6 +184,8 @@ def test_parent_last_tool_children_are_callable_only_right_after_the_parent():
     assert "transfer" not in s.allowed_tools(TOOLS)
     s.register_call("authenticate", "ok")
     assert s.allowed_tools(TOOLS) == ["transfer"]
+    assert s.should_force(["transfer"]) == "transfer"
+    assert not s.has_child_rules("authenticate")  # unlocks transfer, does not demand it
     s.register_call("transfer", "sent")
     assert "transfer" not in s.allowed_tools(TOOLS)
 
@@ -192,6 +200,7 @@ def test_conditional_picks_the_next_tool_from_the_output():
     s = solver(rule)
     s.register_call("check", "yes")
     assert s.allowed_tools(TOOLS) == ["act"]
+    assert s.has_child_rules("check")
     s.reset()
     s.register_call("check", "no")
     assert s.allowed_tools(TOOLS) == ["send_message"]
@@ -204,7 +213,9 @@ def test_conditional_picks_the_next_tool_from_the_output():
 
 
 def test_conditional_without_a_match_or_default_leaves_the_choice_open():
-    s = solver({"type": "conditional", "tool_name": "check", "child_output_mapping": {"yes": "act"}})
+    s = solver(
+        {"type": "conditional", "tool_name": "check", "child_output_mapping": {"yes": "act"}}
+    )
     s.register_call("check", "no")
     assert s.allowed_tools(TOOLS) == TOOLS
     assert s.blocked_reason() is None

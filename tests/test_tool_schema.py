@@ -251,11 +251,27 @@ def test_keyword_only_parameters_keep_their_defaults():
         ("def broken(:\n    pass", None, "syntax error on line 1"),
         ("x = 1\n", None, "defines no top-level function"),
         ("def f(a: str) -> str:\n    return a\n", None, "no docstring"),
-        ('def f(a: str) -> str:\n    """F.\n\n    Args:\n        a: A.\n    """\n', "g", "no top-level function 'g'"),
-        ('def f(a) -> str:\n    """F.\n\n    Args:\n        a: A.\n    """\n', None, "type annotation"),
-        ('def f(a: Foo) -> str:\n    """F.\n\n    Args:\n        a: A.\n    """\n', None, "unsupported"),
+        (
+            'def f(a: str) -> str:\n    """F.\n\n    Args:\n        a: A.\n    """\n',
+            "g",
+            "no top-level function 'g'",
+        ),
+        (
+            'def f(a) -> str:\n    """F.\n\n    Args:\n        a: A.\n    """\n',
+            None,
+            "type annotation",
+        ),
+        (
+            'def f(a: Foo) -> str:\n    """F.\n\n    Args:\n        a: A.\n    """\n',
+            None,
+            "unsupported",
+        ),
         ('def f(**kw: str) -> str:\n    """F."""\n', None, r"\*\*kwargs"),
-        ('def f(a: str) -> str:\n    """F.\n\n    Args:\n        b: B.\n    """\n', None, "'a' is not described"),
+        (
+            'def f(a: str) -> str:\n    """F.\n\n    Args:\n        b: B.\n    """\n',
+            None,
+            "'a' is not described",
+        ),
     ],
 )
 def test_schema_from_source_explains_what_is_wrong(source, name, message):
@@ -272,7 +288,9 @@ def test_request_heartbeat_is_added_as_a_required_boolean_without_touching_the_o
     assert decorated["parameters"]["properties"]["request_heartbeat"]["type"] == "boolean"
     assert decorated["parameters"]["required"][-1] == "request_heartbeat"
     assert "request_heartbeat" not in original["parameters"]["properties"]
-    assert with_request_heartbeat(decorated)["parameters"]["required"].count("request_heartbeat") == 1
+    assert (
+        with_request_heartbeat(decorated)["parameters"]["required"].count("request_heartbeat") == 1
+    )
 
 
 def test_inner_thoughts_come_first():
@@ -370,15 +388,24 @@ def test_booleans_accept_their_string_spellings():
 
 def test_results_are_packaged_in_the_tool_envelope():
     data = json.loads(package_result({"n": 1}, success=True, when=WHEN, timezone="UTC"))
-    assert data == {"status": "OK", "message": '{"n": 1}', "time": "2026-11-24 09:15:02 PM UTC+0000"}
+    assert data == {
+        "status": "OK",
+        "message": '{"n": 1}',
+        "time": "2026-11-24 09:15:02 PM UTC+0000",
+    }
     failed = json.loads(package_result("boom", success=False, when=WHEN, timezone="UTC"))
     assert failed["status"] == "Failed"
-    assert json.loads(package_result(None, success=True, when=WHEN, timezone="UTC"))["message"] == "None"
+    assert (
+        json.loads(package_result(None, success=True, when=WHEN, timezone="UTC"))["message"]
+        == "None"
+    )
 
 
 def test_long_results_are_truncated_with_a_note():
     text = truncate_result("x" * 120, 100)
-    assert text.startswith("x" * 100 + "\n[Output truncated: showing the first 100 of 120 characters.")
+    assert text.startswith(
+        "x" * 100 + "\n[Output truncated: showing the first 100 of 120 characters."
+    )
     assert truncate_result("short", 100) == "short"
     packaged = json.loads(
         package_result("y" * 50, success=True, when=WHEN, timezone="UTC", char_limit=10)

@@ -270,14 +270,12 @@ class ToolRulesSolver:
         return self._named(ToolRuleType.CONTINUE_LOOP, name)
 
     def has_child_rules(self, name: str) -> bool:
-        """Whether calling `name` obliges a follow-up call (so the turn must go on)."""
-        return any(
-            self._named(kind, name)
-            for kind in (
-                ToolRuleType.CONSTRAIN_CHILD_TOOLS,
-                ToolRuleType.PARENT_LAST_TOOL,
-                ToolRuleType.CONDITIONAL,
-            )
+        """Whether calling `name` obliges a follow-up call (so the turn must go on).
+
+        Not parent_last_tool: a parent only unlocks its children, it does not
+        demand that one of them is called."""
+        return self._named(ToolRuleType.CONSTRAIN_CHILD_TOOLS, name) or self._named(
+            ToolRuleType.CONDITIONAL, name
         )
 
     def requires_approval(self, name: str) -> bool:

@@ -41,6 +41,7 @@ MIN_THINKING_BUDGET = 1024  # the API's minimum budget_tokens
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls",
            "max_tokens": "length"}
 _ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
+_EFFORTS = ("low", "medium", "high", "xhigh", "max")
 
 
 def map_anthropic_error(
@@ -141,9 +142,11 @@ class AnthropicProvider(Provider):
             if max_tokens <= budget:
                 payload["max_tokens"] = budget + max_tokens
             payload["thinking"] = {"type": "enabled", "budget_tokens": budget}
-        elif settings.temperature is not None:
-            # With thinking on only the default temperature is accepted.
-            payload["temperature"] = settings.temperature
+        if settings.reasoning_effort in _EFFORTS:
+            payload["output_config"] = {"effort": settings.reasoning_effort}
+        # settings.temperature is deliberately not sent: API version
+        # 2026-10-21, which SDK 2.x speaks, rejects temperature/top_p/top_k
+        # with a 400 on every model, and the SDK has no parameter for them.
         return payload
 
     def _convert_messages(self, messages: list[Message]) -> tuple[str, list[dict[str, Any]]]:

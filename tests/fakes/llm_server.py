@@ -274,10 +274,14 @@ def _openai_plan(turn: Turn, req: dict[str, Any]) -> _Plan:
     if turn.reasoning:
         frames += [chunk({"reasoning_content": p}) for p in _pieces(turn.reasoning, 6)]
     frames += [chunk({"content": p}) for p in _pieces(turn.text, 4)]
-    ids = [c.id or "call_" + uuid.uuid4().hex[:20] for c in turn.calls]
+    # id=None: the server makes one up; id="": some local servers send none.
+    ids = [("call_" + uuid.uuid4().hex[:20]) if c.id is None else c.id for c in turn.calls]
     for i, (c, cid_) in enumerate(zip(turn.calls, ids)):
-        frames.append(chunk({"tool_calls": [{"index": i, "id": cid_, "type": "function",
-                                             "function": {"name": c.name, "arguments": ""}}]}))
+        opening: dict[str, Any] = {"index": i, "type": "function",
+                                   "function": {"name": c.name, "arguments": ""}}
+        if cid_:
+            opening["id"] = cid_
+        frames.append(chunk({"tool_calls": [opening]}))
         frames += [chunk({"tool_calls": [{"index": i, "function": {"arguments": p}}]})
                    for p in _pieces(c.arguments, 7)]
     content = len(frames)
