@@ -160,7 +160,8 @@ def test_every_provider_drives_the_memory_loop(alice, fake_llm, monkeypatch, han
                   "request_heartbeat": True})
     final = reply("Hello Alice") if agent_type == "letta_v1_agent" else \
         tool_call("send_message", {"message": "Hello Alice"})
-    fake_llm.script(tool_call(edit, args, reasoning="The user told me their name.", signature="sig-123"), final)
+    fake_llm.script(tool_call(edit, args, reasoning="The user told me their name.",
+                                    signature="c2lnLTEyMw=="), final)
     result = message_send(agent=agent, texts=["I'm Alice"], user=alice, config=fast_config())
     assert result.stop_reason == StopReason.END_TURN, result.error
     assert m.Block.objects.get(label="human", agent_links__agent=agent).value == "Name: Alice"
@@ -169,3 +170,6 @@ def test_every_provider_drives_the_memory_loop(alice, fake_llm, monkeypatch, han
     assert "Alice" in second and ("tool_result" in second or "functionResponse" in second
                                   or '"role": "tool"' in second)
     assert m.Step.objects.filter(run_id=result.run_id, status="success").count() == 2
+    if handle.startswith(("anthropic", "gemini")):
+        # Opaque reasoning signatures are stored and sent back verbatim.
+        assert "c2lnLTEyMw==" in second

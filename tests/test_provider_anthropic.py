@@ -45,7 +45,7 @@ def provider(server: FakeLLMServer) -> AnthropicProvider:
 def test_anthropic_assembles_a_streamed_text_reply(server, provider):
     server.script(reply("Hello from Claude."))
 
-    response = provider.complete(chat("claude-sonnet-4-5"))
+    response = provider.complete(chat("claude-sonnet-4-6"))
 
     assert response.message.text == "Hello from Claude."
     assert response.message.kind is MessageKind.ASSISTANT
@@ -59,7 +59,7 @@ def test_anthropic_assembles_a_streamed_text_reply(server, provider):
 
 
 def test_anthropic_puts_the_system_prompt_at_the_top_level(server, provider):
-    provider.complete(chat("claude-sonnet-4-5"))
+    provider.complete(chat("claude-sonnet-4-6"))
 
     sent = server.last_chat().json
     assert sent["system"] == "You are a helpful agent."
@@ -73,7 +73,7 @@ def test_anthropic_streams_tool_input_json_in_pieces(server, provider):
     server.script(tool_call("send_message", args, id="toolu_01"))
     events: list[StreamEvent] = []
 
-    response = provider.complete(chat("claude-sonnet-4-5", tools=[SEND_MESSAGE]),
+    response = provider.complete(chat("claude-sonnet-4-6", tools=[SEND_MESSAGE]),
                                  on_event=events.append)
 
     assert len([e for e in events if isinstance(e, ToolCallDelta) and e.arguments]) > 3
@@ -89,7 +89,7 @@ def test_anthropic_streams_tool_input_json_in_pieces(server, provider):
 def test_anthropic_tool_without_parameters_gets_empty_object_arguments(server, provider):
     server.script(tool_call("lookup", "", id="toolu_02"))
 
-    response = provider.complete(chat("claude-sonnet-4-5", tools=[LOOKUP]))
+    response = provider.complete(chat("claude-sonnet-4-6", tools=[LOOKUP]))
 
     assert response.message.tool_calls[0].arguments == "{}"
 
@@ -97,7 +97,7 @@ def test_anthropic_tool_without_parameters_gets_empty_object_arguments(server, p
 def test_anthropic_assembles_parallel_tool_calls(server, provider):
     server.script(tool_calls([call("lookup", {"word": "a"}), call("lookup", {"word": "b"})]))
 
-    response = provider.complete(chat("claude-sonnet-4-5", tools=[LOOKUP],
+    response = provider.complete(chat("claude-sonnet-4-6", tools=[LOOKUP],
                                       parallel_tool_calls=True))
 
     assert [json.loads(c.arguments)["word"] for c in response.message.tool_calls] == ["a", "b"]
@@ -111,13 +111,10 @@ def test_anthropic_thinking_signature_round_trips(server, provider):
                   reply("Tides come from the moon."))
     events: list[StreamEvent] = []
 
-    first = provider.complete(chat("claude-sonnet-4-5", tools=[LOOKUP], reasoning=True,
-                                   max_reasoning_tokens=2048), on_event=events.append)
+    first = provider.complete(chat("claude-sonnet-4-6", tools=[LOOKUP], reasoning=True),
+                              on_event=events.append)
 
-    thinking_request = server.last_chat().json
-    assert thinking_request["thinking"] == {"type": "enabled", "budget_tokens": 2048}
-    assert thinking_request["max_tokens"] > 2048
-    assert "temperature" not in thinking_request
+    assert server.last_chat().json["thinking"] == {"type": "adaptive"}
     [reasoning] = first.message.reasoning
     assert reasoning.text == "The user wants tides."
     assert reasoning.signature == "EqQBCkYIBxgCKkD"
@@ -125,7 +122,7 @@ def test_anthropic_thinking_signature_round_trips(server, provider):
     assert [p.type for p in first.message.content] == ["reasoning", "tool_call"]
 
     call_part = first.message.tool_calls[0]
-    provider.complete(chat("claude-sonnet-4-5", user("tides?"), first.message,
+    provider.complete(chat("claude-sonnet-4-6", user("tides?"), first.message,
                            tool_result(call_part), tools=[LOOKUP], reasoning=True))
 
     assistant = server.last_chat().json["messages"][1]
@@ -136,12 +133,25 @@ def test_anthropic_thinking_signature_round_trips(server, provider):
                                        "input": {"word": "tide"}}
 
 
+def test_anthropic_older_models_get_a_thinking_budget_below_max_tokens(server, provider):
+    provider.complete(chat("claude-3-7-sonnet-latest", reasoning=True, max_tokens=1000,
+                           max_reasoning_tokens=2048))
+    budgeted = server.last_chat().json
+    provider.complete(chat("claude-sonnet-4-20250514", reasoning=True))
+    minimum = server.last_chat().json
+
+    assert budgeted["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert budgeted["max_tokens"] == 3048  # thinking counts against max_tokens
+    assert minimum["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+    assert minimum["max_tokens"] == 4096
+
+
 def test_anthropic_redacted_thinking_is_sent_back_verbatim(server, provider):
     server.script(reply("Done.", redacted="ENCRYPTED-BLOB"))
-    first = provider.complete(chat("claude-sonnet-4-5", reasoning=True))
+    first = provider.complete(chat("claude-sonnet-4-6", reasoning=True))
 
     assert first.message.reasoning[0].redacted == "ENCRYPTED-BLOB"
-    provider.complete(chat("claude-sonnet-4-5", user("go"), first.message, user("again")))
+    provider.complete(chat("claude-sonnet-4-6", user("go"), first.message, user("again")))
 
     assistant = server.last_chat().json["messages"][1]
     assert assistant["content"][0] == {"type": "redacted_thinking", "data": "ENCRYPTED-BLOB"}
@@ -152,7 +162,7 @@ def test_anthropic_drops_reasoning_that_another_provider_produced(server, provid
         ReasoningPart(text="gemini thoughts", signature="c2ln", provider="gemini"),
         TextPart("Hi!")])
 
-    provider.complete(chat("claude-sonnet-4-5", user("hello"), foreign, user("and now?")))
+    provider.complete(chat("claude-sonnet-4-6", user("hello"), foreign, user("and now?")))
 
     assistant = server.last_chat().json["messages"][1]
     assert assistant["content"] == [{"type": "text", "text": "Hi!"}]
@@ -163,7 +173,7 @@ def test_anthropic_merges_same_role_neighbours_with_tool_results_first(server, p
     call_b = ToolCallPart(id="toolu_b", name="lookup", arguments='{"word": "b"}')
     assistant = Message(role="assistant", content=[call_a, call_b])
 
-    provider.complete(chat("claude-sonnet-4-5", user("first"), user("second"), assistant,
+    provider.complete(chat("claude-sonnet-4-6", user("first"), user("second"), assistant,
                            tool_result(call_a, "A"), tool_result(call_b, "B", status="error"),
                            user("heartbeat"), tools=[LOOKUP]))
 
@@ -181,7 +191,7 @@ def test_anthropic_sends_mid_conversation_system_messages_as_user_text(server, p
     alert = system("Memory pressure warning")
     assistant = Message(role="assistant", content=[TextPart("sure")])
 
-    provider.complete(chat("claude-sonnet-4-5", user("hi"), assistant, alert))
+    provider.complete(chat("claude-sonnet-4-6", user("hi"), assistant, alert))
 
     sent = server.last_chat().json
     assert sent["system"] == "You are a helpful agent."
@@ -192,7 +202,7 @@ def test_anthropic_sends_mid_conversation_system_messages_as_user_text(server, p
 def test_anthropic_sanitises_foreign_tool_ids(server, provider):
     odd = ToolCallPart(id="call:1/x", name="lookup", arguments="{}")
 
-    provider.complete(chat("claude-sonnet-4-5", user("q"), Message(role="assistant", content=[odd]),
+    provider.complete(chat("claude-sonnet-4-6", user("q"), Message(role="assistant", content=[odd]),
                            tool_result(odd), tools=[LOOKUP]))
 
     messages = server.last_chat().json["messages"]
@@ -212,7 +222,7 @@ def test_anthropic_sanitises_foreign_tool_ids(server, provider):
 def test_anthropic_serializes_tool_choice(server, provider, choice, parallel, wire):
     server.script(tool_call("lookup", {"word": "x"}))
 
-    provider.complete(chat("claude-sonnet-4-5", tools=[LOOKUP], tool_choice=choice,
+    provider.complete(chat("claude-sonnet-4-6", tools=[LOOKUP], tool_choice=choice,
                            parallel_tool_calls=parallel))
 
     assert server.last_chat().json["tool_choice"] == wire
@@ -221,14 +231,14 @@ def test_anthropic_serializes_tool_choice(server, provider, choice, parallel, wi
 def test_anthropic_forced_tool_choice_turns_thinking_off(server, provider):
     server.script(tool_call("lookup", {"word": "x"}))
 
-    provider.complete(chat("claude-sonnet-4-5", tools=[LOOKUP], tool_choice="lookup",
+    provider.complete(chat("claude-sonnet-4-6", tools=[LOOKUP], tool_choice="lookup",
                            reasoning=True))
 
     assert "thinking" not in server.last_chat().json
 
 
 def test_anthropic_never_sends_sampling_parameters(server, provider):
-    provider.complete(chat("claude-sonnet-4-5", temperature=0.5, reasoning_effort="high"))
+    provider.complete(chat("claude-sonnet-4-6", temperature=0.5, reasoning_effort="high"))
 
     sent = server.last_chat().json
     assert "temperature" not in sent  # API 2026-10-21 rejects it on every model
@@ -240,7 +250,7 @@ def test_anthropic_usage_includes_cache_reads_and_writes(server, provider):
                                           "cached_tokens": 4000, "cache_write_tokens": 600,
                                           "reasoning_tokens": 12}))
 
-    usage = provider.complete(chat("claude-sonnet-4-5")).usage
+    usage = provider.complete(chat("claude-sonnet-4-6")).usage
 
     # prompt_tokens counts the whole prompt, cached parts included.
     assert usage.prompt_tokens == 5000
@@ -254,7 +264,7 @@ def test_anthropic_overloaded_is_a_retryable_server_error(server, provider):
     server.script(error(529))
 
     with pytest.raises(ProviderError) as info:
-        provider.complete(chat("claude-sonnet-4-5"))
+        provider.complete(chat("claude-sonnet-4-6"))
 
     assert (info.value.kind, info.value.retryable, info.value.status) == ("server", True, 529)
 
@@ -262,7 +272,7 @@ def test_anthropic_overloaded_is_a_retryable_server_error(server, provider):
 def test_anthropic_counts_tokens_with_the_count_api(server, provider):
     server.count_tokens_value = 1234
 
-    count = provider.count_tokens(chat("claude-sonnet-4-5", tools=[LOOKUP]))
+    count = provider.count_tokens(chat("claude-sonnet-4-6", tools=[LOOKUP]))
 
     assert count == 1234
     [sent] = [r for r in server.requests if r.group == "count_tokens"]
@@ -274,7 +284,7 @@ def test_anthropic_counts_tokens_with_the_count_api(server, provider):
 def test_anthropic_count_tokens_returns_none_when_the_api_fails(server, provider):
     server.script_for("count_tokens", error(500))
 
-    assert provider.count_tokens(chat("claude-sonnet-4-5")) is None
+    assert provider.count_tokens(chat("claude-sonnet-4-6")) is None
 
 
 def test_anthropic_lists_models_with_their_input_limits(server):
@@ -291,7 +301,7 @@ def test_anthropic_lists_models_with_their_input_limits(server):
 
 def test_anthropic_without_a_key_is_not_configured():
     with pytest.raises(ProviderError) as info:
-        AnthropicProvider(api_key=None).complete(chat("claude-sonnet-4-5"))
+        AnthropicProvider(api_key=None).complete(chat("claude-sonnet-4-6"))
 
     assert info.value.kind == "not_configured"
     assert "ANTHROPIC_API_KEY" in info.value.message

@@ -44,6 +44,22 @@ _ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
 _EFFORTS = ("low", "medium", "high", "xhigh", "max")
 
 
+_VERSIONED = re.compile(r"^claude-[a-z]+-(\d+)(?:-(\d{1,2}))?(?:-|$)")
+
+
+def uses_adaptive_thinking(model: str) -> bool:
+    """Claude 4.6 and later (claude-opus-4-6, claude-sonnet-5…) take
+    thinking.type=adaptive; earlier ones need an explicit token budget."""
+    name = model.rsplit("/", 1)[-1].lower()
+    match = _VERSIONED.match(name)
+    if match is None:
+        # claude-3-7-sonnet style names are older; other unversioned names
+        # (claude-mythos-preview) are new-generation.
+        return not re.match(r"^claude-\d", name) and name.startswith("claude-")
+    version = (int(match.group(1)), int(match.group(2) or 0))
+    return version >= (4, 6)
+
+
 def map_anthropic_error(
     provider: str, exc: BaseException, *, streaming: bool = True
 ) -> ProviderError:
@@ -136,7 +152,11 @@ class AnthropicProvider(Provider):
             ]
             payload["tool_choice"] = _tool_choice(request.tool_choice,
                                                   settings.parallel_tool_calls)
-        if thinking:
+        if thinking and uses_adaptive_thinking(request.model):
+            # Newer models size their own thinking ("enabled" + budget is
+            # deprecated there); effort steers it instead.
+            payload["thinking"] = {"type": "adaptive"}
+        elif thinking:
             budget = max(MIN_THINKING_BUDGET, settings.max_reasoning_tokens or MIN_THINKING_BUDGET)
             # max_tokens covers thinking too and must exceed the budget.
             if max_tokens <= budget:

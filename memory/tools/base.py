@@ -35,8 +35,11 @@ class MemoryBackend(Protocol):
 
     Search results are dicts. Archival: {"id", "content", "tags": list[str],
     "timestamp": datetime, "relevance"?: float}. Recall: {"id", "role",
-    "content", "timestamp": datetime, "relevance"?: float}. Datetime bounds are
-    timezone-aware and inclusive."""
+    "content", "timestamp": datetime, "relevance"?: float}, best match first
+    (newest first without a query);
+    like Letta, recall search leaves out tool results and the agent's own
+    conversation_search calls unless `roles` asks for "tool". Datetime bounds
+    are timezone-aware and inclusive."""
 
     def archival_insert(self, agent_id: str, text: str, tags: list[str]) -> str: ...
 

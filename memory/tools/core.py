@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Any, Literal
 
 from memory.engine.prompts import LINE_NUMBER_WARNING, format_time, zone
@@ -143,6 +143,8 @@ def _time_ago(then: datetime, now: datetime) -> str:
 def _stamp(ctx: ToolContext, when: Any) -> dict[str, str]:
     if not isinstance(when, datetime):
         return {}
+    if when.tzinfo is None:  # stored times are UTC; never compare naive with aware
+        when = when.replace(tzinfo=UTC)
     return {"timestamp": format_time(when, ctx.timezone), "time_ago": _time_ago(when, ctx.now)}
 
 
@@ -184,8 +186,9 @@ def conversation_search(
 ) -> str:
     """Search your full conversation history (recall memory), including messages no longer in view.
 
-    Matches messages containing your keywords, newest first. Give a date range
-    to look at a period, with or without a query. Use it whenever the user
+    Finds past messages that match your keywords, best matches first. Give a
+    date range to look at a period, with or without keywords; without keywords
+    the newest messages in the range come first. Use it whenever the user
     refers to something said earlier that you cannot see.
 
     Args:
@@ -218,7 +221,7 @@ def conversation_search(
             "role": hit.get("role"),
             "content": hit.get("content"),
         }
-        if hit.get("relevance") is not None:
+        if hit.get("relevance"):  # 0 means "not ranked" (e.g. a date-only listing)
             row["relevance"] = round(float(hit["relevance"]), 3)
         rows.append(row)
     return _results(f"Showing {len(rows)} results:", rows)
@@ -288,7 +291,7 @@ def archival_memory_search(
         row: dict[str, Any] = {**_stamp(ctx, hit.get("timestamp")), "content": hit.get("content")}
         if hit.get("tags"):
             row["tags"] = list(hit["tags"])
-        if hit.get("relevance") is not None:
+        if hit.get("relevance"):  # 0 means "not ranked" (e.g. a date-only listing)
             row["relevance"] = round(float(hit["relevance"]), 3)
         rows.append(row)
     return _results(f"Showing {len(rows)} results:", rows)

@@ -395,10 +395,20 @@ def _gemini_plan(turn: Turn, req: dict[str, Any], model: str) -> _Plan:
         if turn.signature:
             merged["thoughtSignature"] = turn.signature
         all_parts.append(merged)
-    for p in _pieces(turn.text, 4):
-        chunks.append(chunk([{"text": p}]))
+    text_pieces = _pieces(turn.text, 4)
+    # Without reasoning, a signature rides on the (last) text part, as Gemini
+    # does when it thought but was not asked to show the thoughts.
+    text_signature = turn.signature if not turn.reasoning else None
+    for i, p in enumerate(text_pieces):
+        part = {"text": p}
+        if text_signature and i == len(text_pieces) - 1:
+            part["thoughtSignature"] = text_signature
+        chunks.append(chunk([part]))
     if turn.text:
-        all_parts.append({"text": turn.text})
+        merged = {"text": turn.text}
+        if text_signature:
+            merged["thoughtSignature"] = text_signature
+        all_parts.append(merged)
     for c in turn.calls:
         try:
             args = json.loads(c.arguments)
