@@ -8,10 +8,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from agents.selectors import agent_get_for_user
-
-
-def group_name(agent_id: str) -> str:
-    return f"agent.{agent_id}"
+from memory.events import group_name
 
 
 class AgentEventsConsumer(AsyncJsonWebsocketConsumer):

@@ -8,6 +8,7 @@ failing with a 409 (Letta) or interleaving writes (Letta without Redis).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Iterator
@@ -256,6 +257,11 @@ def message_send(
             _finish(run, agent, StopReason.ERROR, Usage(), 0, f"{type(exc).__name__}: {exc}", started)
             raise
     _finish(run, agent, result.stop_reason, result.usage, result.step_count, result.error, started)
+    from memory.events import publish
+
+    publish(agent.id, {"type": "run", "run_id": run.id, "stop_reason": result.stop_reason.value,
+                       "error": result.error, "step_count": result.step_count,
+                       "usage": dataclasses.asdict(result.usage)})
     return result
 
 
@@ -268,8 +274,16 @@ def _run_loop(state: Any, agent: Agent, run: m.Run, texts: list[str],
     except ProviderError as exc:
         return TurnResult(run_id=run.id, messages=[], stop_reason=StopReason.LLM_API_ERROR, usage=Usage(),
                           step_count=0, error=exc.message, error_type=exc.kind)
+    from memory.events import publish_loop_event
+
+    def fan_out(event: Any) -> None:
+        # Every turn, whoever started it, is visible live in every open ADE tab.
+        publish_loop_event(agent.id, event)
+        if emit is not None:
+            emit(event)
+
     loop = AgentLoop(agent=state, store=store_for(agent), provider=provider, run_id=run.id, config=config,
-                     emit=emit)
+                     emit=fan_out)
     inputs = [user_message(text, tz=state.timezone) for text in texts]
     return loop.run(inputs, approvals)
 

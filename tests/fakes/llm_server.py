@@ -360,8 +360,10 @@ def _anthropic_plan(turn: Turn, req: dict[str, Any]) -> _Plan:
               [{"type": "input_json_delta", "partial_json": p} for p in _pieces(c.arguments, 7)],
               {"type": "tool_use", "id": cid, "name": c.name, "input": parsed})
     content = len(frames)
-    stop = ("tool_use" if turn.calls else
-            {"length": "max_tokens"}.get(turn.finish or "", turn.finish or "end_turn"))
+    if turn.finish == "length":
+        stop = "max_tokens"
+    else:
+        stop = "tool_use" if turn.calls else (turn.finish or "end_turn")
     out_usage: dict[str, Any] = {"output_tokens": u.completion}
     if u.reasoning:
         out_usage["output_tokens_details"] = {"thinking_tokens": u.reasoning}
