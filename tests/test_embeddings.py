@@ -31,9 +31,15 @@ def server() -> Iterator[FakeLLMServer]:
 
 @pytest.fixture
 def config(server: FakeLLMServer) -> ProviderConfig:
-    return ProviderConfig(openai_api_key="sk", openai_base_url=server.url + "/v1",
-                          gemini_api_key="gm", gemini_base_url=server.url,
-                          ollama_base_url=server.url, vllm_api_base=server.url, timeout=5)
+    return ProviderConfig(
+        openai_api_key="sk",
+        openai_base_url=server.url + "/v1",
+        gemini_api_key="gm",
+        gemini_base_url=server.url,
+        ollama_base_url=server.url,
+        vllm_api_base=server.url,
+        timeout=5,
+    )
 
 
 def embed_requests(server: FakeLLMServer):
@@ -53,7 +59,7 @@ def test_openai_embeddings_are_deterministic_and_in_input_order(server, config):
     assert isinstance(embedder, OpenAIEmbedder)
     assert embedder.dim == 1536
     assert len(vectors) == len(TEXTS)
-    for text, vec in zip(TEXTS, vectors):
+    for text, vec in zip(TEXTS, vectors, strict=True):
         assert_close(vec, fake_embedding(text, 1536))
     [sent] = embed_requests(server)
     assert sent.path == "/v1/embeddings"
@@ -75,8 +81,7 @@ def test_embeddings_are_sent_in_batches(server, config):
 
     vectors = embedder.embed(TEXTS)
 
-    assert [r.json["input"] for r in embed_requests(server)] == [TEXTS[0:2], TEXTS[2:4],
-                                                                 TEXTS[4:5]]
+    assert [r.json["input"] for r in embed_requests(server)] == [TEXTS[0:2], TEXTS[2:4], TEXTS[4:5]]
     assert_close(vectors[4], fake_embedding(TEXTS[4], 1536))
 
 
@@ -119,10 +124,12 @@ def test_gemini_embeddings_use_batch_embed_contents(server, config):
 
     assert isinstance(embedder, GeminiEmbedder)
     assert embedder.dim == 768
-    for text, vec in zip(TEXTS, vectors):
+    for text, vec in zip(TEXTS, vectors, strict=True):
         assert_close(vec, fake_embedding(text, 768))
     sent = embed_requests(server)
-    assert [r.path.rsplit("/", 1)[-1] for r in sent] == ["gemini-embedding-001:batchEmbedContents"] * 2
+    assert [r.path.rsplit("/", 1)[-1] for r in sent] == [
+        "gemini-embedding-001:batchEmbedContents"
+    ] * 2
     assert len(sent[0].json["requests"]) == 3
     assert sent[0].json["requests"][0]["outputDimensionality"] == 768
 
@@ -150,26 +157,28 @@ def test_an_unpulled_ollama_model_is_a_bad_request(server, config):
     with pytest.raises(ProviderError) as info:
         get_embedder(config, "ollama/not-pulled").embed(["x"])
 
-    assert (info.value.kind, info.value.retryable, info.value.status) == ("bad_request", False,
-                                                                          404)
+    assert (info.value.kind, info.value.retryable, info.value.status) == ("bad_request", False, 404)
 
 
 @pytest.mark.parametrize(
-    "handle", ["openai/text-embedding-3-small", "gemini/gemini-embedding-001",
-               "ollama/fake-embed"])
+    "handle", ["openai/text-embedding-3-small", "gemini/gemini-embedding-001", "ollama/fake-embed"]
+)
 def test_embedding_rate_limits_are_retryable_with_retry_after(server, config, handle):
     server.script_for("embeddings", error(429, retry_after=4))
 
     with pytest.raises(ProviderError) as info:
         get_embedder(config, handle).embed(["x"])
 
-    assert (info.value.kind, info.value.retryable, info.value.retry_after) == ("rate_limit", True,
-                                                                              4.0)
+    assert (info.value.kind, info.value.retryable, info.value.retry_after) == (
+        "rate_limit",
+        True,
+        4.0,
+    )
 
 
 @pytest.mark.parametrize(
-    "handle", ["openai/text-embedding-3-small", "gemini/gemini-embedding-001",
-               "ollama/fake-embed"])
+    "handle", ["openai/text-embedding-3-small", "gemini/gemini-embedding-001", "ollama/fake-embed"]
+)
 def test_embedding_connection_failures_are_retryable(server, config, handle):
     server.script_for("embeddings", disconnect())
 
@@ -181,9 +190,11 @@ def test_embedding_connection_failures_are_retryable(server, config, handle):
 
 @pytest.mark.parametrize(
     ("handle", "variable"),
-    [("openai/text-embedding-3-small", "OPENAI_API_KEY"),
-     ("gemini/gemini-embedding-001", "GEMINI_API_KEY"),
-     ("ollama/nomic-embed-text", "OLLAMA_BASE_URL")],
+    [
+        ("openai/text-embedding-3-small", "OPENAI_API_KEY"),
+        ("gemini/gemini-embedding-001", "GEMINI_API_KEY"),
+        ("ollama/nomic-embed-text", "OLLAMA_BASE_URL"),
+    ],
 )
 def test_an_unconfigured_embedding_provider_names_the_variable(handle, variable):
     with pytest.raises(ProviderError) as info:

@@ -73,8 +73,9 @@ def test_anthropic_streams_tool_input_json_in_pieces(server, provider):
     server.script(tool_call("send_message", args, id="toolu_01"))
     events: list[StreamEvent] = []
 
-    response = provider.complete(chat("claude-sonnet-4-6", tools=[SEND_MESSAGE]),
-                                 on_event=events.append)
+    response = provider.complete(
+        chat("claude-sonnet-4-6", tools=[SEND_MESSAGE]), on_event=events.append
+    )
 
     assert len([e for e in events if isinstance(e, ToolCallDelta) and e.arguments]) > 3
     [call_part] = response.message.tool_calls
@@ -82,8 +83,13 @@ def test_anthropic_streams_tool_input_json_in_pieces(server, provider):
     assert json.loads(call_part.arguments) == args
     assert response.finish_reason == "tool_calls"
     sent = server.last_chat().json
-    assert sent["tools"] == [{"name": "send_message", "description": SEND_MESSAGE["description"],
-                              "input_schema": SEND_MESSAGE["parameters"]}]
+    assert sent["tools"] == [
+        {
+            "name": "send_message",
+            "description": SEND_MESSAGE["description"],
+            "input_schema": SEND_MESSAGE["parameters"],
+        }
+    ]
 
 
 def test_anthropic_tool_without_parameters_gets_empty_object_arguments(server, provider):
@@ -97,22 +103,32 @@ def test_anthropic_tool_without_parameters_gets_empty_object_arguments(server, p
 def test_anthropic_assembles_parallel_tool_calls(server, provider):
     server.script(tool_calls([call("lookup", {"word": "a"}), call("lookup", {"word": "b"})]))
 
-    response = provider.complete(chat("claude-sonnet-4-6", tools=[LOOKUP],
-                                      parallel_tool_calls=True))
+    response = provider.complete(
+        chat("claude-sonnet-4-6", tools=[LOOKUP], parallel_tool_calls=True)
+    )
 
     assert [json.loads(c.arguments)["word"] for c in response.message.tool_calls] == ["a", "b"]
-    assert server.last_chat().json["tool_choice"] == {"type": "auto",
-                                                      "disable_parallel_tool_use": False}
+    assert server.last_chat().json["tool_choice"] == {
+        "type": "auto",
+        "disable_parallel_tool_use": False,
+    }
 
 
 def test_anthropic_thinking_signature_round_trips(server, provider):
-    server.script(tool_call("lookup", {"word": "tide"}, reasoning="The user wants tides.",
-                            signature="EqQBCkYIBxgCKkD"),
-                  reply("Tides come from the moon."))
+    server.script(
+        tool_call(
+            "lookup",
+            {"word": "tide"},
+            reasoning="The user wants tides.",
+            signature="EqQBCkYIBxgCKkD",
+        ),
+        reply("Tides come from the moon."),
+    )
     events: list[StreamEvent] = []
 
-    first = provider.complete(chat("claude-sonnet-4-6", tools=[LOOKUP], reasoning=True),
-                              on_event=events.append)
+    first = provider.complete(
+        chat("claude-sonnet-4-6", tools=[LOOKUP], reasoning=True), on_event=events.append
+    )
 
     assert server.last_chat().json["thinking"] == {"type": "adaptive"}
     [reasoning] = first.message.reasoning
@@ -122,20 +138,36 @@ def test_anthropic_thinking_signature_round_trips(server, provider):
     assert [p.type for p in first.message.content] == ["reasoning", "tool_call"]
 
     call_part = first.message.tool_calls[0]
-    provider.complete(chat("claude-sonnet-4-6", user("tides?"), first.message,
-                           tool_result(call_part), tools=[LOOKUP], reasoning=True))
+    provider.complete(
+        chat(
+            "claude-sonnet-4-6",
+            user("tides?"),
+            first.message,
+            tool_result(call_part),
+            tools=[LOOKUP],
+            reasoning=True,
+        )
+    )
 
     assistant = server.last_chat().json["messages"][1]
     assert assistant["role"] == "assistant"
-    assert assistant["content"][0] == {"type": "thinking", "thinking": "The user wants tides.",
-                                       "signature": "EqQBCkYIBxgCKkD"}
-    assert assistant["content"][1] == {"type": "tool_use", "id": call_part.id, "name": "lookup",
-                                       "input": {"word": "tide"}}
+    assert assistant["content"][0] == {
+        "type": "thinking",
+        "thinking": "The user wants tides.",
+        "signature": "EqQBCkYIBxgCKkD",
+    }
+    assert assistant["content"][1] == {
+        "type": "tool_use",
+        "id": call_part.id,
+        "name": "lookup",
+        "input": {"word": "tide"},
+    }
 
 
 def test_anthropic_older_models_get_a_thinking_budget_below_max_tokens(server, provider):
-    provider.complete(chat("claude-3-7-sonnet-latest", reasoning=True, max_tokens=1000,
-                           max_reasoning_tokens=2048))
+    provider.complete(
+        chat("claude-3-7-sonnet-latest", reasoning=True, max_tokens=1000, max_reasoning_tokens=2048)
+    )
     budgeted = server.last_chat().json
     provider.complete(chat("claude-sonnet-4-20250514", reasoning=True))
     minimum = server.last_chat().json
@@ -158,9 +190,14 @@ def test_anthropic_redacted_thinking_is_sent_back_verbatim(server, provider):
 
 
 def test_anthropic_drops_reasoning_that_another_provider_produced(server, provider):
-    foreign = Message(role="assistant", kind=MessageKind.ASSISTANT, content=[
-        ReasoningPart(text="gemini thoughts", signature="c2ln", provider="gemini"),
-        TextPart("Hi!")])
+    foreign = Message(
+        role="assistant",
+        kind=MessageKind.ASSISTANT,
+        content=[
+            ReasoningPart(text="gemini thoughts", signature="c2ln", provider="gemini"),
+            TextPart("Hi!"),
+        ],
+    )
 
     provider.complete(chat("claude-sonnet-4-6", user("hello"), foreign, user("and now?")))
 
@@ -173,17 +210,30 @@ def test_anthropic_merges_same_role_neighbours_with_tool_results_first(server, p
     call_b = ToolCallPart(id="toolu_b", name="lookup", arguments='{"word": "b"}')
     assistant = Message(role="assistant", content=[call_a, call_b])
 
-    provider.complete(chat("claude-sonnet-4-6", user("first"), user("second"), assistant,
-                           tool_result(call_a, "A"), tool_result(call_b, "B", status="error"),
-                           user("heartbeat"), tools=[LOOKUP]))
+    provider.complete(
+        chat(
+            "claude-sonnet-4-6",
+            user("first"),
+            user("second"),
+            assistant,
+            tool_result(call_a, "A"),
+            tool_result(call_b, "B", status="error"),
+            user("heartbeat"),
+            tools=[LOOKUP],
+        )
+    )
 
     messages = server.last_chat().json["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
     assert [b["text"] for b in messages[0]["content"]] == ["first", "second"]
     last = messages[2]["content"]
     assert last[0] == {"type": "tool_result", "tool_use_id": "toolu_a", "content": "A"}
-    assert last[1] == {"type": "tool_result", "tool_use_id": "toolu_b", "content": "B",
-                       "is_error": True}
+    assert last[1] == {
+        "type": "tool_result",
+        "tool_use_id": "toolu_b",
+        "content": "B",
+        "is_error": True,
+    }
     assert last[2] == {"type": "text", "text": "heartbeat"}
 
 
@@ -195,15 +245,24 @@ def test_anthropic_sends_mid_conversation_system_messages_as_user_text(server, p
 
     sent = server.last_chat().json
     assert sent["system"] == "You are a helpful agent."
-    assert sent["messages"][-1] == {"role": "user", "content": [
-        {"type": "text", "text": "Memory pressure warning"}]}
+    assert sent["messages"][-1] == {
+        "role": "user",
+        "content": [{"type": "text", "text": "Memory pressure warning"}],
+    }
 
 
 def test_anthropic_sanitises_foreign_tool_ids(server, provider):
     odd = ToolCallPart(id="call:1/x", name="lookup", arguments="{}")
 
-    provider.complete(chat("claude-sonnet-4-6", user("q"), Message(role="assistant", content=[odd]),
-                           tool_result(odd), tools=[LOOKUP]))
+    provider.complete(
+        chat(
+            "claude-sonnet-4-6",
+            user("q"),
+            Message(role="assistant", content=[odd]),
+            tool_result(odd),
+            tools=[LOOKUP],
+        )
+    )
 
     messages = server.last_chat().json["messages"]
     assert messages[1]["content"][0]["id"] == "call_1_x"
@@ -222,8 +281,9 @@ def test_anthropic_sanitises_foreign_tool_ids(server, provider):
 def test_anthropic_serializes_tool_choice(server, provider, choice, parallel, wire):
     server.script(tool_call("lookup", {"word": "x"}))
 
-    provider.complete(chat("claude-sonnet-4-6", tools=[LOOKUP], tool_choice=choice,
-                           parallel_tool_calls=parallel))
+    provider.complete(
+        chat("claude-sonnet-4-6", tools=[LOOKUP], tool_choice=choice, parallel_tool_calls=parallel)
+    )
 
     assert server.last_chat().json["tool_choice"] == wire
 
@@ -231,8 +291,9 @@ def test_anthropic_serializes_tool_choice(server, provider, choice, parallel, wi
 def test_anthropic_forced_tool_choice_turns_thinking_off(server, provider):
     server.script(tool_call("lookup", {"word": "x"}))
 
-    provider.complete(chat("claude-sonnet-4-6", tools=[LOOKUP], tool_choice="lookup",
-                           reasoning=True))
+    provider.complete(
+        chat("claude-sonnet-4-6", tools=[LOOKUP], tool_choice="lookup", reasoning=True)
+    )
 
     assert "thinking" not in server.last_chat().json
 
@@ -246,9 +307,18 @@ def test_anthropic_never_sends_sampling_parameters(server, provider):
 
 
 def test_anthropic_usage_includes_cache_reads_and_writes(server, provider):
-    server.script(reply("cached!", usage={"prompt_tokens": 5000, "completion_tokens": 40,
-                                          "cached_tokens": 4000, "cache_write_tokens": 600,
-                                          "reasoning_tokens": 12}))
+    server.script(
+        reply(
+            "cached!",
+            usage={
+                "prompt_tokens": 5000,
+                "completion_tokens": 40,
+                "cached_tokens": 4000,
+                "cache_write_tokens": 600,
+                "reasoning_tokens": 12,
+            },
+        )
+    )
 
     usage = provider.complete(chat("claude-sonnet-4-6")).usage
 
@@ -288,8 +358,10 @@ def test_anthropic_count_tokens_returns_none_when_the_api_fails(server, provider
 
 
 def test_anthropic_lists_models_with_their_input_limits(server):
-    server.models = [FakeModel("claude-sonnet-4-5-20250929", 200_000),
-                     FakeModel("claude-opus-4-1", None)]
+    server.models = [
+        FakeModel("claude-sonnet-4-5-20250929", 200_000),
+        FakeModel("claude-opus-4-1", None),
+    ]
     provider = AnthropicProvider(base_url=server.url, api_key="k")
 
     models = {m.name: m for m in provider.list_models()}

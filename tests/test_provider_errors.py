@@ -253,23 +253,29 @@ def test_an_overloaded_error_inside_a_200_stream_is_a_server_error():
 
 
 def test_config_reads_lettas_environment_variable_names():
-    config = ProviderConfig.from_env({
-        "OPENAI_API_KEY": "sk-1", "OPENAI_API_BASE": "https://openrouter.ai/api/v1",
-        "ANTHROPIC_API_KEY": "sk-ant", "GEMINI_API_KEY": "g", "GEMINI_BASE_URL": "http://g",
-        "OLLAMA_BASE_URL": "http://localhost:11434", "VLLM_API_BASE": "http://vllm:8000",
-        "ANTHROPIC_BASE_URL": "  ",
-    })
+    config = ProviderConfig.from_env(
+        {
+            "OPENAI_API_KEY": "sk-1",
+            "OPENAI_API_BASE": "https://openrouter.ai/api/v1",
+            "ANTHROPIC_API_KEY": "sk-ant",
+            "GEMINI_API_KEY": "g",
+            "GEMINI_BASE_URL": "http://g",
+            "OLLAMA_BASE_URL": "http://localhost:11434",
+            "VLLM_API_BASE": "http://vllm:8000",
+            "ANTHROPIC_BASE_URL": "  ",
+        }
+    )
 
     assert config.openai_api_key == "sk-1"
     assert config.openai_base_url == "https://openrouter.ai/api/v1"
     assert config.anthropic_base_url is None  # blank means unset
-    assert set(configured_providers(config)) == {"openai", "anthropic", "gemini", "ollama",
-                                                 "vllm"}
+    assert set(configured_providers(config)) == {"openai", "anthropic", "gemini", "ollama", "vllm"}
 
 
 def test_openai_base_url_wins_over_the_legacy_api_base_name():
-    config = ProviderConfig.from_env({"OPENAI_BASE_URL": "http://a/v1",
-                                      "OPENAI_API_BASE": "http://b/v1"})
+    config = ProviderConfig.from_env(
+        {"OPENAI_BASE_URL": "http://a/v1", "OPENAI_API_BASE": "http://b/v1"}
+    )
 
     assert config.openai_base_url == "http://a/v1"
 
@@ -283,9 +289,13 @@ def test_only_configured_providers_are_built():
 
 @pytest.mark.parametrize(
     ("name", "variable"),
-    [("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY"),
-     ("google_ai", "GEMINI_API_KEY"), ("ollama", "OLLAMA_BASE_URL"),
-     ("vllm", "VLLM_API_BASE")],
+    [
+        ("openai", "OPENAI_API_KEY"),
+        ("anthropic", "ANTHROPIC_API_KEY"),
+        ("google_ai", "GEMINI_API_KEY"),
+        ("ollama", "OLLAMA_BASE_URL"),
+        ("vllm", "VLLM_API_BASE"),
+    ],
 )
 def test_an_unconfigured_provider_names_the_variable_to_set(name, variable):
     with pytest.raises(ProviderError) as info:
@@ -326,8 +336,9 @@ def test_list_all_models_keeps_going_when_a_provider_is_down(server):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    config = ProviderConfig(openai_api_key="k", openai_base_url=server.url + "/v1",
-                            ollama_base_url=dead, timeout=2)
+    config = ProviderConfig(
+        openai_api_key="k", openai_base_url=server.url + "/v1", ollama_base_url=dead, timeout=2
+    )
 
     models, errors = list_all_models(config)
 

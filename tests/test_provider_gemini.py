@@ -84,15 +84,23 @@ def test_gemini_function_call_gets_a_generated_id(server, provider):
 
 
 def test_gemini_parallel_calls_and_their_responses_match_by_name(server, provider):
-    server.script(tool_calls([call("lookup", {"word": "sun"}), call("send_message",
-                                                                    {"message": "wait"})]),
-                  reply("done"))
+    server.script(
+        tool_calls([call("lookup", {"word": "sun"}), call("send_message", {"message": "wait"})]),
+        reply("done"),
+    )
     first = provider.complete(chat(MODEL, tools=[LOOKUP, SEND_MESSAGE]))
     lookup_call, send_call = first.message.tool_calls
 
-    provider.complete(chat(MODEL, user("go"), first.message,
-                           tool_result(lookup_call, '{"definition": "a star"}'),
-                           tool_result(send_call, "sent"), tools=[LOOKUP, SEND_MESSAGE]))
+    provider.complete(
+        chat(
+            MODEL,
+            user("go"),
+            first.message,
+            tool_result(lookup_call, '{"definition": "a star"}'),
+            tool_result(send_call, "sent"),
+            tools=[LOOKUP, SEND_MESSAGE],
+        )
+    )
 
     contents = server.last_chat().json["contents"]
     assert [c["role"] for c in contents] == ["user", "model", "user"]
@@ -111,20 +119,36 @@ def test_gemini_own_call_ids_are_sent_back(server, provider):
     first = provider.complete(chat(MODEL, tools=[LOOKUP]))
     assert first.message.tool_calls[0].id == "fc-7"
 
-    provider.complete(chat(MODEL, user("q"), first.message,
-                           tool_result(first.message.tool_calls[0], "bad", status="error"),
-                           tools=[LOOKUP]))
+    provider.complete(
+        chat(
+            MODEL,
+            user("q"),
+            first.message,
+            tool_result(first.message.tool_calls[0], "bad", status="error"),
+            tools=[LOOKUP],
+        )
+    )
 
     contents = server.last_chat().json["contents"]
     assert field(contents[1]["parts"][0], "function_call")["id"] == "fc-7"
     assert field(contents[2]["parts"][0], "function_response") == {
-        "id": "fc-7", "name": "lookup", "response": {"error": "bad"}}
+        "id": "fc-7",
+        "name": "lookup",
+        "response": {"error": "bad"},
+    }
 
 
 def test_gemini_thought_signatures_round_trip(server, provider):
-    server.script(tool_call("lookup", {"word": "tide"}, reasoning="Need the tide tables.",
-                            signature="VEhPVUdIVA==", call_signature="Q0FMTA=="),
-                  reply("ok"))
+    server.script(
+        tool_call(
+            "lookup",
+            {"word": "tide"},
+            reasoning="Need the tide tables.",
+            signature="VEhPVUdIVA==",
+            call_signature="Q0FMTA==",
+        ),
+        reply("ok"),
+    )
 
     first = provider.complete(chat(MODEL, tools=[LOOKUP], reasoning=True))
 
@@ -133,8 +157,15 @@ def test_gemini_thought_signatures_round_trip(server, provider):
     assert reasoning.provider == "gemini"
     assert first.message.tool_calls[0].signature == "Q0FMTA=="
 
-    provider.complete(chat(MODEL, user("tides"), first.message,
-                           tool_result(first.message.tool_calls[0]), tools=[LOOKUP]))
+    provider.complete(
+        chat(
+            MODEL,
+            user("tides"),
+            first.message,
+            tool_result(first.message.tool_calls[0]),
+            tools=[LOOKUP],
+        )
+    )
 
     model_parts = server.last_chat().json["contents"][1]["parts"]
     assert model_parts[0]["text"] == "Need the tide tables."
@@ -156,9 +187,13 @@ def test_gemini_signature_on_a_text_part_goes_back_on_the_text(server, provider)
 
 
 def test_gemini_drops_reasoning_from_other_providers(server, provider):
-    foreign = Message(role="assistant", content=[
-        ReasoningPart(text="claude thinking", signature="abc", provider="anthropic"),
-        TextPart("Hi!")])
+    foreign = Message(
+        role="assistant",
+        content=[
+            ReasoningPart(text="claude thinking", signature="abc", provider="anthropic"),
+            TextPart("Hi!"),
+        ],
+    )
 
     provider.complete(chat(MODEL, user("hello"), foreign, user("next")))
 
@@ -168,8 +203,15 @@ def test_gemini_drops_reasoning_from_other_providers(server, provider):
 def test_gemini_raw_tool_arguments_that_are_not_json_still_form_an_object(server, provider):
     broken = ToolCallPart(id="call_x", name="lookup", arguments='{"word": ')
 
-    provider.complete(chat(MODEL, user("q"), Message(role="assistant", content=[broken]),
-                           tool_result(broken), tools=[LOOKUP]))
+    provider.complete(
+        chat(
+            MODEL,
+            user("q"),
+            Message(role="assistant", content=[broken]),
+            tool_result(broken),
+            tools=[LOOKUP],
+        )
+    )
 
     fc = field(server.last_chat().json["contents"][1]["parts"][0], "function_call")
     assert fc["args"] == {"_raw_arguments": '{"word": '}
@@ -190,14 +232,17 @@ def test_gemini_serializes_tool_config(server, provider, choice, expected):
     provider.complete(chat(MODEL, tools=[LOOKUP], tool_choice=choice))
 
     config = field(field(server.last_chat().json, "tool_config"), "function_calling_config")
-    normalised = {("allowedFunctionNames" if k == "allowed_function_names" else k): v
-                  for k, v in config.items()}
+    normalised = {
+        ("allowedFunctionNames" if k == "allowed_function_names" else k): v
+        for k, v in config.items()
+    }
     assert normalised == expected
 
 
 def test_gemini_requests_thoughts_and_generation_limits(server, provider):
-    provider.complete(chat(MODEL, reasoning=True, max_reasoning_tokens=512, max_tokens=900,
-                           temperature=0.3))
+    provider.complete(
+        chat(MODEL, reasoning=True, max_reasoning_tokens=512, max_tokens=900, temperature=0.3)
+    )
 
     generation = field(server.last_chat().json, "generation_config")
     thinking = field(generation, "thinking_config")
@@ -208,9 +253,18 @@ def test_gemini_requests_thoughts_and_generation_limits(server, provider):
 
 
 def test_gemini_usage_counts_thoughts_and_cached_content(server, provider):
-    server.script(reply("hi", reasoning="hmm", usage={"prompt_tokens": 900, "completion_tokens": 70,
-                                                     "cached_tokens": 512,
-                                                     "reasoning_tokens": 50}))
+    server.script(
+        reply(
+            "hi",
+            reasoning="hmm",
+            usage={
+                "prompt_tokens": 900,
+                "completion_tokens": 70,
+                "cached_tokens": 512,
+                "reasoning_tokens": 50,
+            },
+        )
+    )
 
     usage = provider.complete(chat(MODEL, reasoning=True)).usage
 
@@ -238,8 +292,10 @@ def test_gemini_count_tokens_returns_none_when_the_api_fails(server, provider):
 
 
 def test_gemini_lists_chat_and_embedding_models(server):
-    server.models = [FakeModel("gemini-2.5-pro", 1_048_576),
-                     FakeModel("gemini-embedding-001", 2048, ("embedding",))]
+    server.models = [
+        FakeModel("gemini-2.5-pro", 1_048_576),
+        FakeModel("gemini-embedding-001", 2048, ("embedding",)),
+    ]
     provider = GeminiProvider(base_url=server.url, api_key="k")
 
     models = {m.name: m for m in provider.list_models()}
@@ -252,16 +308,30 @@ def test_gemini_lists_chat_and_embedding_models(server):
 
 
 def test_gemini_reads_the_retry_delay_google_puts_in_the_error_body(server, provider):
-    server.script(error(429, body={"error": {
-        "code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED",
-        "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
-                     "retryDelay": "17s"}]}}))
+    server.script(
+        error(
+            429,
+            body={
+                "error": {
+                    "code": 429,
+                    "message": "Quota exceeded",
+                    "status": "RESOURCE_EXHAUSTED",
+                    "details": [
+                        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "17s"}
+                    ],
+                }
+            },
+        )
+    )
 
     with pytest.raises(ProviderError) as info:
         provider.complete(chat(MODEL))
 
-    assert (info.value.kind, info.value.retryable, info.value.retry_after) == ("rate_limit", True,
-                                                                              17.0)
+    assert (info.value.kind, info.value.retryable, info.value.retry_after) == (
+        "rate_limit",
+        True,
+        17.0,
+    )
 
 
 def test_gemini_without_a_key_is_not_configured():

@@ -22,8 +22,9 @@ def server() -> Iterator[FakeLLMServer]:
             FakeModel("llama3.1:8b", 131_072, ("completion", "tools"), "llama"),
             FakeModel("qwen3:4b", 40_960, ("completion", "tools", "thinking"), "qwen3"),
             FakeModel("gemma2:2b", 8_192, ("completion",), "gemma2"),
-            FakeModel("nomic-embed-text:latest", 2_048, ("embedding",), "nomic-bert",
-                      embedding_dim=768),
+            FakeModel(
+                "nomic-embed-text:latest", 2_048, ("embedding",), "nomic-bert", embedding_dim=768
+            ),
         ]
         yield fake
 
@@ -51,8 +52,11 @@ def test_ollama_lists_only_tool_capable_models_and_embedders(server):
     assert models["llama3.1:8b"].context_window == 131_072  # llama.context_length
     assert models["qwen3:4b"].context_window == 40_960  # qwen3.context_length
     embedder = models["nomic-embed-text:latest"]
-    assert (embedder.kind, embedder.embedding_dim, embedder.supports_tools) == ("embedding", 768,
-                                                                                False)
+    assert (embedder.kind, embedder.embedding_dim, embedder.supports_tools) == (
+        "embedding",
+        768,
+        False,
+    )
     shown = [r.json["model"] for r in server.requests if r.path == "/api/show"]
     assert sorted(shown) == sorted(m.name for m in server.models)
 
@@ -121,4 +125,3 @@ def test_vllm_without_a_base_url_is_not_configured():
 
     assert info.value.kind == "not_configured"
     assert "VLLM_API_BASE" in info.value.message
-

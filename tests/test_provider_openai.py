@@ -86,11 +86,20 @@ def test_openai_streams_tool_call_arguments_in_pieces(server, provider):
 
 
 def test_openai_assembles_parallel_tool_calls_in_order(server, provider):
-    server.script(tool_calls([call("lookup", {"word": "alpha"}), call("lookup", {"word": "beta"}),
-                              call("send_message", {"message": "done"})], text="Checking."))
+    server.script(
+        tool_calls(
+            [
+                call("lookup", {"word": "alpha"}),
+                call("lookup", {"word": "beta"}),
+                call("send_message", {"message": "done"}),
+            ],
+            text="Checking.",
+        )
+    )
 
-    response = provider.complete(chat("gpt-4o", tools=[LOOKUP, SEND_MESSAGE],
-                                      parallel_tool_calls=True))
+    response = provider.complete(
+        chat("gpt-4o", tools=[LOOKUP, SEND_MESSAGE], parallel_tool_calls=True)
+    )
 
     calls = response.message.tool_calls
     assert [c.name for c in calls] == ["lookup", "lookup", "send_message"]
@@ -98,8 +107,12 @@ def test_openai_assembles_parallel_tool_calls_in_order(server, provider):
     assert len({c.id for c in calls}) == 3
     assert response.message.text == "Checking."
     # Part order: text first, then the calls.
-    assert [p.type for p in response.message.content] == ["text", "tool_call", "tool_call",
-                                                         "tool_call"]
+    assert [p.type for p in response.message.content] == [
+        "text",
+        "tool_call",
+        "tool_call",
+        "tool_call",
+    ]
     assert server.last_chat().json["parallel_tool_calls"] is True
 
 
@@ -112,25 +125,41 @@ def test_openai_generates_an_id_when_the_server_sends_none(server, provider):
 
 
 def test_openai_sends_tool_history_back_in_chat_completions_format(server, provider):
-    server.script(tool_call("lookup", {"word": "moon"}, reasoning="I should look it up"),
-                  reply("The moon is round."))
+    server.script(
+        tool_call("lookup", {"word": "moon"}, reasoning="I should look it up"),
+        reply("The moon is round."),
+    )
     first = provider.complete(chat("gpt-4o", tools=[LOOKUP]))
     call_part = first.message.tool_calls[0]
 
-    provider.complete(chat("gpt-4o", user("what is the moon?"), first.message,
-                           tool_result(call_part, '{"result": "round"}'), tools=[LOOKUP]))
+    provider.complete(
+        chat(
+            "gpt-4o",
+            user("what is the moon?"),
+            first.message,
+            tool_result(call_part, '{"result": "round"}'),
+            tools=[LOOKUP],
+        )
+    )
 
     messages = server.last_chat().json["messages"]
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool"]
     assistant = messages[2]
     assert assistant["content"] is None
-    assert assistant["tool_calls"] == [{"id": call_part.id, "type": "function",
-                                        "function": {"name": "lookup",
-                                                     "arguments": call_part.arguments}}]
+    assert assistant["tool_calls"] == [
+        {
+            "id": call_part.id,
+            "type": "function",
+            "function": {"name": "lookup", "arguments": call_part.arguments},
+        }
+    ]
     # Chat Completions has no field for reasoning: it is not sent back.
     assert "reasoning" not in json.dumps(assistant)
-    assert messages[3] == {"role": "tool", "tool_call_id": call_part.id,
-                           "content": '{"result": "round"}'}
+    assert messages[3] == {
+        "role": "tool",
+        "tool_call_id": call_part.id,
+        "content": '{"result": "round"}',
+    }
 
 
 def test_openai_captures_reasoning_content_from_compatible_servers(server, provider):
@@ -148,8 +177,17 @@ def test_openai_captures_reasoning_content_from_compatible_servers(server, provi
 
 
 def test_openai_reports_cached_and_reasoning_tokens(server, provider):
-    server.script(reply("hi", usage={"prompt_tokens": 1200, "completion_tokens": 80,
-                                     "cached_tokens": 1024, "reasoning_tokens": 64}))
+    server.script(
+        reply(
+            "hi",
+            usage={
+                "prompt_tokens": 1200,
+                "completion_tokens": 80,
+                "cached_tokens": 1024,
+                "reasoning_tokens": 64,
+            },
+        )
+    )
 
     response = provider.complete(chat("o4-mini"))
 
@@ -223,7 +261,9 @@ def test_openai_forwards_every_event_in_order(server, provider):
     server.script(tool_call("lookup", {"word": "w"}, text="Let me see."))
     seen: list[str] = []
 
-    provider.complete(chat("gpt-4o", tools=[LOOKUP]), on_event=lambda e: seen.append(type(e).__name__))
+    provider.complete(
+        chat("gpt-4o", tools=[LOOKUP]), on_event=lambda e: seen.append(type(e).__name__)
+    )
 
     assert seen[0] == "TextDelta"
     assert seen.index("ToolCallDelta") > seen.index("TextDelta")
@@ -231,8 +271,12 @@ def test_openai_forwards_every_event_in_order(server, provider):
 
 
 def test_openai_lists_models_with_context_windows_from_the_listing(server):
-    server.models = [FakeModel("my-served-model", 65_536), FakeModel("gpt-4o", None),
-                     FakeModel("mystery", None), FakeModel("text-embedding-3-small", None)]
+    server.models = [
+        FakeModel("my-served-model", 65_536),
+        FakeModel("gpt-4o", None),
+        FakeModel("mystery", None),
+        FakeModel("text-embedding-3-small", None),
+    ]
     provider = OpenAIProvider(base_url=server.url + "/v1", api_key="k")
 
     models = {m.name: m for m in provider.list_models()}

@@ -35,8 +35,8 @@ from memory.engine.state import (
     MessageEvent,
     StepEvent,
     StepRecord,
-    TurnResult,
     TurnInputError,
+    TurnResult,
     TurnStore,
 )
 from memory.engine.tokens import counter_for
@@ -86,7 +86,6 @@ class LoopConfig:
 @dataclass
 class _StepOutcome:
     messages: list[Message] = field(default_factory=list)
-    changed_labels: set[str] = field(default_factory=set)
     go_on: bool = False
     stop: StopReason | None = None
     error: str | None = None
@@ -382,7 +381,7 @@ class AgentLoop:
         try:
             args = parse_arguments(call.arguments)
         except ToolError as exc:
-            self._remember(name, call.arguments, None)
+            self.rules.register_call(name, None)
             outcome.messages.append(self._tool_message(call, False, str(exc)))
             return False, True, name
         requested = _pop_heartbeat(args)
@@ -430,11 +429,7 @@ class AgentLoop:
         self.rules.register_call(name, result.output if result.ok else None)
         outcome.messages.append(self._tool_message(call, result.ok, result.output,
                                                    result.stdout, result.stderr))
-        outcome.changed_labels |= ctx.changed_blocks
         return result.ok, requested, name
-
-    def _remember(self, name: str, raw: str, output: str | None) -> None:
-        self.rules.register_call(name, output)
 
     # --- approvals ---------------------------------------------------------------------
 

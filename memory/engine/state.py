@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 from memory.engine.types import (
     AgentType,
@@ -120,7 +120,7 @@ class CompactionEvent:
     stats: dict[str, Any]
 
 
-LoopEvent = Union[MessageEvent, DeltaEvent, StepEvent, CompactionEvent]
+LoopEvent = MessageEvent | DeltaEvent | StepEvent | CompactionEvent
 Emit = Callable[[LoopEvent], None]
 
 

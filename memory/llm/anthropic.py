@@ -38,8 +38,12 @@ ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_MAX_TOKENS = 4096  # the Messages API has no default: max_tokens is required
 MIN_THINKING_BUDGET = 1024  # the API's minimum budget_tokens
 
-_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls",
-           "max_tokens": "length"}
+_FINISH = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "tool_use": "tool_calls",
+    "max_tokens": "length",
+}
 _ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
 _EFFORTS = ("low", "medium", "high", "xhigh", "max")
 
@@ -66,8 +70,9 @@ def map_anthropic_error(
     if isinstance(exc, ProviderError):
         return exc
     if isinstance(exc, anthropic_sdk.APITimeoutError):
-        return ProviderError(f"request timed out: {exc.message}", retryable=True, kind="timeout",
-                             provider=provider)
+        return ProviderError(
+            f"request timed out: {exc.message}", retryable=True, kind="timeout", provider=provider
+        )
     if isinstance(exc, anthropic_sdk.APIConnectionError):
         cause = exc.__cause__
         detail = f"{exc.message} ({type(cause).__name__}: {cause})" if cause else exc.message
@@ -78,17 +83,27 @@ def map_anthropic_error(
         # failure happened server-side mid-answer, so treat it as a 5xx unless
         # its type says otherwise (overloaded, rate limited…).
         status = exc.status_code if exc.status_code >= 400 else 500
-        return error_from_status(provider, status, f"{status}: {message}",
-                                 headers=dict(exc.response.headers), error_type=exc.type)
+        return error_from_status(
+            provider,
+            status,
+            f"{status}: {message}",
+            headers=dict(exc.response.headers),
+            error_type=exc.type,
+        )
     transport = error_from_transport(provider, exc)
     if transport is not None:
         return transport
     if streaming:
         # A malformed chunk mid-stream: another attempt may well succeed.
-        return ProviderError(f"unreadable response: {type(exc).__name__}: {exc}", retryable=True,
-                             kind="invalid_response", provider=provider)
-    return ProviderError(f"{type(exc).__name__}: {exc}", retryable=False, kind="bad_request",
-                         provider=provider)
+        return ProviderError(
+            f"unreadable response: {type(exc).__name__}: {exc}",
+            retryable=True,
+            kind="invalid_response",
+            provider=provider,
+        )
+    return ProviderError(
+        f"{type(exc).__name__}: {exc}", retryable=False, kind="bad_request", provider=provider
+    )
 
 
 def _wire_id(call_id: str) -> str:
@@ -112,10 +127,14 @@ class AnthropicProvider(Provider):
     supports_reasoning = True
     api_key_env = "ANTHROPIC_API_KEY"
 
-    def __init__(self, *, base_url: str | None = None, api_key: str | None = None,
-                 timeout: float = 120.0) -> None:
-        super().__init__(base_url=(base_url or ANTHROPIC_DEFAULT_BASE_URL).rstrip("/"),
-                         api_key=api_key, timeout=timeout)
+    def __init__(
+        self, *, base_url: str | None = None, api_key: str | None = None, timeout: float = 120.0
+    ) -> None:
+        super().__init__(
+            base_url=(base_url or ANTHROPIC_DEFAULT_BASE_URL).rstrip("/"),
+            api_key=api_key,
+            timeout=timeout,
+        )
         self._client_obj: anthropic_sdk.Anthropic | None = None
 
     def _client(self) -> anthropic_sdk.Anthropic:
@@ -136,8 +155,12 @@ class AnthropicProvider(Provider):
         settings = request.settings
         system, messages = self._convert_messages(request.messages)
         max_tokens = settings.max_tokens or DEFAULT_MAX_TOKENS
-        payload: dict[str, Any] = {"model": request.model, "messages": messages,
-                                   "max_tokens": max_tokens, "stream": True}
+        payload: dict[str, Any] = {
+            "model": request.model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "stream": True,
+        }
         if system:
             payload["system"] = system
         forced = bool(request.tools) and request.tool_choice not in ("auto", "none")
@@ -146,12 +169,14 @@ class AnthropicProvider(Provider):
         thinking = settings.reasoning and not forced
         if request.tools:
             payload["tools"] = [
-                {"name": t["name"], "description": t.get("description", ""),
-                 "input_schema": t.get("parameters") or {"type": "object", "properties": {}}}
+                {
+                    "name": t["name"],
+                    "description": t.get("description", ""),
+                    "input_schema": t.get("parameters") or {"type": "object", "properties": {}},
+                }
                 for t in request.tools
             ]
-            payload["tool_choice"] = _tool_choice(request.tool_choice,
-                                                  settings.parallel_tool_calls)
+            payload["tool_choice"] = _tool_choice(request.tool_choice, settings.parallel_tool_calls)
         if thinking and uses_adaptive_thinking(request.model):
             # Newer models size their own thinking ("enabled" + budget is
             # deprecated there); effort steers it instead.
@@ -190,8 +215,9 @@ class AnthropicProvider(Provider):
                 # tool_result blocks must open the user turn that answers a tool_use.
                 m["content"].sort(key=lambda b: b.get("type") != "tool_result")
         if not out or out[0]["role"] != "user":
-            out.insert(0, {"role": "user", "content": [{"type": "text",
-                                                        "text": "(conversation start)"}]})
+            out.insert(
+                0, {"role": "user", "content": [{"type": "text", "text": "(conversation start)"}]}
+            )
         return "\n\n".join(system_texts), out
 
     def _blocks(self, msg: Message) -> tuple[str, list[dict[str, Any]]]:
@@ -205,16 +231,24 @@ class AnthropicProvider(Provider):
                 elif isinstance(part, TextPart) and part.text:
                     blocks.append({"type": "text", "text": part.text})
                 elif isinstance(part, ToolCallPart):
-                    blocks.append({"type": "tool_use", "id": _wire_id(part.id), "name": part.name,
-                                   "input": _parse_args(part.arguments)})
+                    blocks.append(
+                        {
+                            "type": "tool_use",
+                            "id": _wire_id(part.id),
+                            "name": part.name,
+                            "input": _parse_args(part.arguments),
+                        }
+                    )
             return "assistant", blocks
         if msg.role == "tool":
             blocks = []
             for part in msg.content:
                 if isinstance(part, ToolReturnPart):
-                    block: dict[str, Any] = {"type": "tool_result",
-                                             "tool_use_id": _wire_id(part.tool_call_id),
-                                             "content": part.content}
+                    block: dict[str, Any] = {
+                        "type": "tool_result",
+                        "tool_use_id": _wire_id(part.tool_call_id),
+                        "content": part.content,
+                    }
                     if part.status == "error":
                         block["is_error"] = True
                     blocks.append(block)
@@ -257,8 +291,11 @@ class AnthropicProvider(Provider):
 
     def count_tokens(self, request: LLMRequest) -> int | None:
         payload = self.build_payload(request)
-        kwargs = {k: payload[k] for k in ("model", "messages", "system", "tools", "tool_choice",
-                                          "thinking") if k in payload}
+        kwargs = {
+            k: payload[k]
+            for k in ("model", "messages", "system", "tools", "tool_choice", "thinking")
+            if k in payload
+        }
         try:
             return int(self._client().messages.count_tokens(**kwargs).input_tokens)
         except Exception:  # noqa: BLE001 - callers fall back to an estimate
@@ -270,9 +307,14 @@ class AnthropicProvider(Provider):
         except Exception as exc:  # noqa: BLE001
             raise map_anthropic_error(self.name, exc, streaming=False) from exc
         return [
-            ModelInfo(handle=f"{self.name}/{m.id}", provider=self.name, name=m.id,
-                      context_window=context_window_or_default(
-                          m.id, getattr(m, "max_input_tokens", None)))
+            ModelInfo(
+                handle=f"{self.name}/{m.id}",
+                provider=self.name,
+                name=m.id,
+                context_window=context_window_or_default(
+                    m.id, getattr(m, "max_input_tokens", None)
+                ),
+            )
             for m in listed
         ]
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from memory.engine.types import (
     FinishEvent,
+    LLMResponse,
     Message,
     MessageKind,
     Part,
@@ -34,7 +35,6 @@ from memory.engine.types import (
     TextPart,
     ToolCallDelta,
     ToolCallPart,
-    LLMResponse,
     Usage,
     UsageEvent,
 )
@@ -125,13 +125,17 @@ class StreamAssembler:
         if self._finish is None:
             raise ProviderError(
                 "the provider's stream ended before the response was complete (truncated)",
-                retryable=True, kind="invalid_response", provider=self.provider,
+                retryable=True,
+                kind="invalid_response",
+                provider=self.provider,
             )
         for call in calls:
             if not call.name:
                 raise ProviderError(
                     "the provider returned a tool call without a name",
-                    retryable=True, kind="invalid_response", provider=self.provider,
+                    retryable=True,
+                    kind="invalid_response",
+                    provider=self.provider,
                 )
             if self._finish == "length" and not _is_json(call.arguments or "{}"):
                 # Cut off by max_tokens halfway through the arguments: the call
@@ -139,12 +143,16 @@ class StreamAssembler:
                 # likely repeat it, but a sampled retry may be shorter.
                 raise ProviderError(
                     f"tool call {call.name!r} was truncated by the max_tokens limit",
-                    retryable=True, kind="invalid_response", provider=self.provider,
+                    retryable=True,
+                    kind="invalid_response",
+                    provider=self.provider,
                 )
         if not text.strip() and not calls:
             raise ProviderError(
                 f"the provider returned an empty response (finish_reason={self._finish})",
-                retryable=True, kind="empty_response", provider=self.provider,
+                retryable=True,
+                kind="empty_response",
+                provider=self.provider,
             )
 
         finish_reason = self._finish
@@ -155,24 +163,30 @@ class StreamAssembler:
 
         parts: list[Part] = []
         for r in self._reasoning:
-            parts.append(ReasoningPart(text=r.text, signature=r.signature,
-                                       provider=self.provider, redacted=r.redacted))
+            parts.append(
+                ReasoningPart(
+                    text=r.text, signature=r.signature, provider=self.provider, redacted=r.redacted
+                )
+            )
         if text:
             parts.append(TextPart(text=text))
         tool_parts: list[ToolCallPart] = []
         for call in calls:
-            tool_parts.append(ToolCallPart(
-                id=call.id or new_tool_call_id(),
-                name=call.name,
-                # A call without parameters streams no argument text at all
-                # (Anthropic): "{}" is what the model meant.
-                arguments=call.arguments if call.arguments.strip() else "{}",
-                signature=call.signature,
-            ))
+            tool_parts.append(
+                ToolCallPart(
+                    id=call.id or new_tool_call_id(),
+                    name=call.name,
+                    # A call without parameters streams no argument text at all
+                    # (Anthropic): "{}" is what the model meant.
+                    arguments=call.arguments if call.arguments.strip() else "{}",
+                    signature=call.signature,
+                )
+            )
         parts.extend(tool_parts)
 
-        message = Message(role="assistant", content=parts, kind=MessageKind.ASSISTANT,
-                          model=self.model)
+        message = Message(
+            role="assistant", content=parts, kind=MessageKind.ASSISTANT, model=self.model
+        )
         raw_response = {
             "provider": self.provider,
             "model": self.model,
@@ -188,8 +202,13 @@ class StreamAssembler:
             "usage": asdict(self._usage),
             "finish_reason": finish_reason,
         }
-        return LLMResponse(message=message, usage=self._usage, finish_reason=finish_reason,
-                           raw_request=raw_request or {}, raw_response=raw_response)
+        return LLMResponse(
+            message=message,
+            usage=self._usage,
+            finish_reason=finish_reason,
+            raw_request=raw_request or {},
+            raw_response=raw_response,
+        )
 
 
 def _is_json(text: str) -> bool:

@@ -80,8 +80,9 @@ class Provider(ABC):
     supports_parallel_tool_calls: bool = True
     supports_reasoning: bool = False
 
-    def __init__(self, *, base_url: str | None = None, api_key: str | None = None,
-                 timeout: float = 120.0) -> None:
+    def __init__(
+        self, *, base_url: str | None = None, api_key: str | None = None, timeout: float = 120.0
+    ) -> None:
         self.base_url = base_url
         self.api_key = api_key
         self.timeout = timeout
@@ -95,8 +96,7 @@ class Provider(ABC):
         """Send the payload and yield stream events; raise ProviderError."""
 
     @abstractmethod
-    def list_models(self) -> list[ModelInfo]:
-        ...
+    def list_models(self) -> list[ModelInfo]: ...
 
     def context_window(self, model: str) -> int | None:
         """Context window for a model, if the provider or our table knows it."""
@@ -237,24 +237,42 @@ def error_from_status(
     if retry_after is None:
         retry_after = parse_retry_after(headers)
     if status == 429 or "rate_limit" in etype or etype == "resource_exhausted":
-        return ProviderError(message, retryable=True, kind="rate_limit", status=status,
-                             retry_after=retry_after, provider=provider)
+        return ProviderError(
+            message,
+            retryable=True,
+            kind="rate_limit",
+            status=status,
+            retry_after=retry_after,
+            provider=provider,
+        )
     if status in (401, 403) or etype in ("authentication_error", "permission_error"):
-        return ProviderError(message, retryable=False, kind="auth", status=status,
-                             provider=provider)
+        return ProviderError(
+            message, retryable=False, kind="auth", status=status, provider=provider
+        )
     # Checked before the 5xx rule: some local servers report an over-long
     # prompt as a 500, and retrying that can never succeed.
     if is_context_overflow_message(message) or etype == "context_length_exceeded":
         return ContextWindowExceeded(message, provider=provider, status=status)
-    if status >= 500 or "overloaded" in etype or etype in ("api_error", "server_error",
-                                                           "internal", "unavailable"):
-        return ProviderError(message, retryable=True, kind="server", status=status,
-                             retry_after=retry_after, provider=provider)
+    if (
+        status >= 500
+        or "overloaded" in etype
+        or etype in ("api_error", "server_error", "internal", "unavailable")
+    ):
+        return ProviderError(
+            message,
+            retryable=True,
+            kind="server",
+            status=status,
+            retry_after=retry_after,
+            provider=provider,
+        )
     if status == 408:
-        return ProviderError(message, retryable=True, kind="timeout", status=status,
-                             provider=provider)
-    return ProviderError(message, retryable=False, kind="bad_request", status=status,
-                         provider=provider)
+        return ProviderError(
+            message, retryable=True, kind="timeout", status=status, provider=provider
+        )
+    return ProviderError(
+        message, retryable=False, kind="bad_request", status=status, provider=provider
+    )
 
 
 def _transport_modules() -> list[Any]:
@@ -273,17 +291,24 @@ def error_from_transport(provider: str, exc: BaseException) -> ProviderError | N
     a transport error."""
     for mod in _transport_modules():
         if isinstance(exc, mod.TimeoutException):
-            return ProviderError(f"request timed out: {exc}", retryable=True, kind="timeout",
-                                 provider=provider)
+            return ProviderError(
+                f"request timed out: {exc}", retryable=True, kind="timeout", provider=provider
+            )
         if isinstance(exc, mod.TransportError):
-            return ProviderError(f"connection error: {exc or type(exc).__name__}",
-                                 retryable=True, kind="connection", provider=provider)
+            return ProviderError(
+                f"connection error: {exc or type(exc).__name__}",
+                retryable=True,
+                kind="connection",
+                provider=provider,
+            )
     if isinstance(exc, TimeoutError):
-        return ProviderError(f"request timed out: {exc}", retryable=True, kind="timeout",
-                             provider=provider)
+        return ProviderError(
+            f"request timed out: {exc}", retryable=True, kind="timeout", provider=provider
+        )
     if isinstance(exc, (ConnectionError, OSError)):
-        return ProviderError(f"connection error: {exc}", retryable=True, kind="connection",
-                             provider=provider)
+        return ProviderError(
+            f"connection error: {exc}", retryable=True, kind="connection", provider=provider
+        )
     return None
 
 

