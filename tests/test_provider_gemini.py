@@ -186,6 +186,26 @@ def test_gemini_signature_on_a_text_part_goes_back_on_the_text(server, provider)
     assert field(text_part, "thought_signature") == "VEVYVA=="
 
 
+def test_gemini_signature_on_a_function_call_without_thoughts_round_trips(server, provider):
+    server.script(tool_call("lookup", {"word": "x"}, signature="RklSU1Q="))
+
+    first = provider.complete(chat(MODEL, tools=[LOOKUP]))
+    assert first.message.reasoning == []
+    assert first.message.tool_calls[0].signature == "RklSU1Q="
+    provider.complete(
+        chat(
+            MODEL,
+            user("q"),
+            first.message,
+            tool_result(first.message.tool_calls[0]),
+            tools=[LOOKUP],
+        )
+    )
+
+    [call_part] = server.last_chat().json["contents"][1]["parts"]
+    assert field(call_part, "thought_signature") == "RklSU1Q="
+
+
 def test_gemini_drops_reasoning_from_other_providers(server, provider):
     foreign = Message(
         role="assistant",
@@ -332,6 +352,14 @@ def test_gemini_reads_the_retry_delay_google_puts_in_the_error_body(server, prov
         True,
         17.0,
     )
+
+
+def test_a_base_url_written_with_an_api_version_keeps_that_version(server):
+    provider = GeminiProvider(base_url=server.url + "/v1beta/", api_key="k")
+
+    provider.complete(chat(MODEL))
+
+    assert server.last_chat().path == f"/v1beta/models/{MODEL}:streamGenerateContent"
 
 
 def test_gemini_without_a_key_is_not_configured():

@@ -51,7 +51,8 @@ def run_tool(tool: ToolDef, args: dict[str, Any], ctx: ToolContext, agent: Agent
             raise ToolError(f"Tool {tool.name!r} has no source code to run.")
         from memory.tools.sandbox import run_in_sandbox
 
-        sandboxed = run_in_sandbox(tool.source_code, tool.name, args, env=agent.tool_env, timeout=timeout)
+        sandboxed = run_in_sandbox(tool.source_code, tool.name, args, env=agent.tool_env, timeout=timeout,
+                                   allow_network=tool.allow_network)
         if sandboxed.error:
             return ToolOutcome(False, sandboxed.error[:MAX_ERROR_CHARS], sandboxed.stdout, sandboxed.stderr)
         return ToolOutcome(True, _truncate(sandboxed.result, tool.return_char_limit),

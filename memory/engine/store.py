@@ -83,7 +83,8 @@ def block_from_row(row: m.Block, label: str | None = None) -> Block:
 
 def tool_def_from_row(row: ToolRow) -> ToolDef:
     return ToolDef(name=row.name, schema=row.json_schema, tool_type=row.tool_type,
-                   source_code=row.source_code or None, return_char_limit=row.return_char_limit, id=row.id)
+                   source_code=row.source_code or None, return_char_limit=row.return_char_limit, id=row.id,
+                   allow_network=bool((row.metadata or {}).get("allow_network", False)))
 
 
 def searchable_text(message: Message) -> str:

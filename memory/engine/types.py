@@ -150,6 +150,8 @@ class ToolDef:
     source_code: str | None = None
     return_char_limit: int = 50_000
     id: str | None = None
+    # Custom tools run without network unless an admin allows it per tool.
+    allow_network: bool = False
 
 
 class ToolRuleType(str, enum.Enum):

@@ -222,43 +222,32 @@ class AnthropicProvider(Provider):
 
     def _blocks(self, msg: Message) -> tuple[str, list[dict[str, Any]]]:
         if msg.role == "assistant":
-            blocks: list[dict[str, Any]] = []
-            for part in msg.content:
-                if isinstance(part, ReasoningPart):
-                    block = self._thinking_block(part)
-                    if block is not None:
-                        blocks.append(block)
-                elif isinstance(part, TextPart) and part.text:
-                    blocks.append({"type": "text", "text": part.text})
-                elif isinstance(part, ToolCallPart):
-                    blocks.append(
-                        {
-                            "type": "tool_use",
-                            "id": _wire_id(part.id),
-                            "name": part.name,
-                            "input": _parse_args(part.arguments),
-                        }
-                    )
-            return "assistant", blocks
+            return "assistant", self._assistant_blocks(msg)
         if msg.role == "tool":
-            blocks = []
-            for part in msg.content:
-                if isinstance(part, ToolReturnPart):
-                    block: dict[str, Any] = {
-                        "type": "tool_result",
-                        "tool_use_id": _wire_id(part.tool_call_id),
-                        "content": part.content,
-                    }
-                    if part.status == "error":
-                        block["is_error"] = True
-                    blocks.append(block)
-                elif isinstance(part, TextPart) and part.text:
-                    blocks.append({"type": "text", "text": part.text})
-            return "user", blocks
+            return "user", _tool_result_blocks(msg)
         # user, or a system message in mid-conversation (Anthropic has only the
         # top-level system prompt, so it travels as user text).
-        text = msg.text
-        return "user", [{"type": "text", "text": text or "(empty message)"}]
+        return "user", [{"type": "text", "text": msg.text or "(empty message)"}]
+
+    def _assistant_blocks(self, msg: Message) -> list[dict[str, Any]]:
+        blocks: list[dict[str, Any]] = []
+        for part in msg.content:
+            if isinstance(part, ReasoningPart):
+                thinking = self._thinking_block(part)
+                if thinking is not None:
+                    blocks.append(thinking)
+            elif isinstance(part, TextPart) and part.text:
+                blocks.append({"type": "text", "text": part.text})
+            elif isinstance(part, ToolCallPart):
+                blocks.append(
+                    {
+                        "type": "tool_use",
+                        "id": _wire_id(part.id),
+                        "name": part.name,
+                        "input": _parse_args(part.arguments),
+                    }
+                )
+        return blocks
 
     def _thinking_block(self, part: ReasoningPart) -> dict[str, Any] | None:
         # Only Anthropic's own signed thinking may be sent back; reasoning
@@ -317,6 +306,23 @@ class AnthropicProvider(Provider):
             )
             for m in listed
         ]
+
+
+def _tool_result_blocks(msg: Message) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for part in msg.content:
+        if isinstance(part, ToolReturnPart):
+            block: dict[str, Any] = {
+                "type": "tool_result",
+                "tool_use_id": _wire_id(part.tool_call_id),
+                "content": part.content,
+            }
+            if part.status == "error":
+                block["is_error"] = True
+            blocks.append(block)
+        elif isinstance(part, TextPart) and part.text:
+            blocks.append({"type": "text", "text": part.text})
+    return blocks
 
 
 def _tool_choice(choice: str, parallel: bool) -> dict[str, Any]:

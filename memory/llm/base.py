@@ -10,6 +10,7 @@ retries live in the loop.
 from __future__ import annotations
 
 import email.utils
+import importlib
 import re
 import secrets
 import time
@@ -131,10 +132,6 @@ class Provider(ABC):
         return assembler.finish(raw_request=payload)
 
     # --- helpers shared by adapters ---------------------------------------
-
-    def error(self, message: str, **kwargs: Any) -> ProviderError:
-        """A ProviderError tagged with this provider's name."""
-        return ProviderError(message, provider=self.name, **kwargs)
 
     def not_configured(self, env_var: str) -> ProviderError:
         return ProviderError(
@@ -276,10 +273,11 @@ def error_from_status(
 
 
 def _transport_modules() -> list[Any]:
+    """httpx2 (the SDKs' fork) and httpx, whichever are installed."""
     mods: list[Any] = []
     for name in ("httpx2", "httpx"):
         try:
-            mods.append(__import__(name))
+            mods.append(importlib.import_module(name))
         except ImportError:
             continue
     return mods
@@ -305,18 +303,8 @@ def error_from_transport(provider: str, exc: BaseException) -> ProviderError | N
         return ProviderError(
             f"request timed out: {exc}", retryable=True, kind="timeout", provider=provider
         )
-    if isinstance(exc, (ConnectionError, OSError)):
+    if isinstance(exc, OSError):  # ConnectionResetError, BrokenPipeError…
         return ProviderError(
             f"connection error: {exc}", retryable=True, kind="connection", provider=provider
         )
     return None
-
-
-def cause_chain(exc: BaseException) -> Iterator[BaseException]:
-    """exc, its __cause__, that one's __cause__… (SDKs wrap transport errors)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,11 +48,23 @@ GEMINI_DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 _FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}
 
 
+_API_VERSION = re.compile(r"^(?P<root>.*?)/(?P<version>v1(?:alpha|beta)?\d*)/?$")
+
+
 def sdk_http_options(base_url: str, timeout: float) -> genai_types.HttpOptions:
     """Shared with the embedder: our base URL, our timeout (the SDK counts in
-    milliseconds) and no SDK retries (the loop retries)."""
+    milliseconds) and no SDK retries (the loop retries).
+
+    The SDK appends the API version itself, so a GEMINI_BASE_URL written
+    with one ("…/v1beta", as many proxies document it) is split into root and
+    version instead of becoming "…/v1beta/v1"."""
+    api_version: str | None = None
+    match = _API_VERSION.match(base_url.rstrip("/"))
+    if match is not None:
+        base_url, api_version = match.group("root"), match.group("version")
     return genai_types.HttpOptions(
         base_url=base_url,
+        api_version=api_version,
         timeout=max(1, int(timeout * 1000)),
         retry_options=genai_types.HttpRetryOptions(attempts=1),
     )

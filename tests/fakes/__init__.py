@@ -3,7 +3,7 @@ builders for the engine requests the provider tests send through them."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from memory.engine.types import (
     LLMRequest,
@@ -46,7 +46,9 @@ def user(text: str) -> Message:
 
 
 def tool_result(
-    call: ToolCallPart, content: str = '{"status": "OK"}', status: str = "success"
+    call: ToolCallPart,
+    content: str = '{"status": "OK"}',
+    status: Literal["success", "error"] = "success",
 ) -> Message:
     return Message(
         role="tool",
@@ -54,7 +56,7 @@ def tool_result(
         content=[
             ToolReturnPart(tool_call_id=call.id, name=call.name, content=content, status=status)
         ],
-    )  # type: ignore[arg-type]
+    )
 
 
 def chat(

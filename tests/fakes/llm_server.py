@@ -524,9 +524,11 @@ def _gemini_plan(turn: Turn, req: dict[str, Any], model: str) -> _Plan:
             merged["thoughtSignature"] = turn.signature
         all_parts.append(merged)
     text_pieces = _pieces(turn.text, 4)
-    # Without reasoning, a signature rides on the (last) text part, as Gemini
-    # does when it thought but was not asked to show the thoughts.
-    text_signature = turn.signature if not turn.reasoning else None
+    # Without shown thoughts, Gemini puts the turn's signature on the first
+    # function call, or else on the (last) text part.
+    hidden = turn.signature if not turn.reasoning else None
+    text_signature = hidden if not turn.calls else None
+    first_call_signature = hidden if turn.calls else None
     for i, p in enumerate(text_pieces):
         part = {"text": p}
         if text_signature and i == len(text_pieces) - 1:
@@ -546,8 +548,9 @@ def _gemini_plan(turn: Turn, req: dict[str, Any], model: str) -> _Plan:
         if c.id:
             fc["id"] = c.id
         part = {"functionCall": fc}
-        if c.signature:
-            part["thoughtSignature"] = c.signature
+        signature = c.signature or (first_call_signature if c is turn.calls[0] else None)
+        if signature:
+            part["thoughtSignature"] = signature
         chunks.append(chunk([part]))
         all_parts.append(part)
     content = len(chunks)
@@ -698,8 +701,8 @@ class FakeLLMServer:
     def url(self) -> str:
         if self._httpd is None:
             raise RuntimeError("FakeLLMServer is not started")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._httpd.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def start(self) -> FakeLLMServer:
         if self._httpd is not None:
