@@ -53,6 +53,11 @@ class PostgresMemoryBackend:
         self.embed = embed
         self.embedding_model = embedding_model
 
+    @property
+    def semantic(self) -> bool:
+        """Whether searches use meaning (embeddings) as well as words."""
+        return self.embed is not None
+
     def _archive_for(self, agent_id: str) -> m.Archive:
         archive = m.Archive.objects.filter(agents__id=agent_id).order_by("created_at").first()
         if archive is None:

@@ -173,3 +173,26 @@ def test_every_provider_drives_the_memory_loop(alice, fake_llm, monkeypatch, han
     if handle.startswith(("anthropic", "gemini")):
         # Opaque reasoning signatures are stored and sent back verbatim.
         assert "c2lnLTEyMw==" in second
+
+
+def test_an_agent_with_an_embedding_model_stores_vectors_and_searches_by_meaning(alice, fake_llm):
+    agent = make_agent(alice, embedding="openai/text-embedding-3-small")
+    fake_llm.script(tool_call("archival_memory_insert", {"content": "The launch code is PINEAPPLE."}),
+                    reply("Stored."))
+    message_send(agent=agent, texts=["remember the code"], user=alice, config=fast_config())
+    passage = m.Passage.objects.get(archive__agents=agent)
+    assert passage.embedding_dim == 1536 and passage.embedding_model == "openai/text-embedding-3-small"
+    fake_llm.script(tool_call("archival_memory_search", {"query": "launch code"}), reply("PINEAPPLE"))
+    result = message_send(agent=agent, texts=["what is the code?"], user=alice, config=fast_config())
+    (_, status, text), = tool_results(result)
+    assert status == "success" and "PINEAPPLE" in text and "keyword search" not in text
+    assert any("/embeddings" in r.path for r in fake_llm.requests)
+
+
+def test_without_an_embedding_model_search_says_it_matches_words(alice, fake_llm):
+    agent = make_agent(alice)
+    fake_llm.script(tool_call("archival_memory_insert", {"content": "Alice's dog is Rex."}),
+                    tool_call("archival_memory_search", {"query": "dog"}), reply("Rex"))
+    result = message_send(agent=agent, texts=["dog?"], user=alice, config=fast_config())
+    search = [text for name, _, text in tool_results(result) if name == "archival_memory_search"][0]
+    assert "Rex" in search and "keyword search" in search

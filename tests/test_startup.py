@@ -20,27 +20,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _env(data_dir: str, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "LETTA_PG_URI", "ADE_ADMIN_PASSWORD", "ADE_PG_CLEANUP")
-    }
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "LETTA_PG_URI", "ADE_ADMIN_PASSWORD", "ADE_PG_CLEANUP")}
     # "stop": each process stops the embedded server it started when it exits.
-    env.update(
-        {"ADE_DATA_DIR": data_dir, "ADE_PG_CLEANUP": "stop", "PYTHONUNBUFFERED": "1"}, **extra
-    )
+    env.update({"ADE_DATA_DIR": data_dir, "ADE_PG_CLEANUP": "stop", "PYTHONUNBUFFERED": "1"}, **extra)
     return env
 
 
 def _manage(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
 
 
 @pytest.fixture
@@ -69,20 +58,14 @@ def test_first_start_creates_the_database_and_prints_the_admin_password_once(dat
 
 @pytest.mark.slow
 def test_the_configured_admin_password_is_used_and_not_printed(data_dir):
-    done = _manage(
-        "serve",
-        "--check-only",
-        env=_env(data_dir, ADE_ADMIN_USER="root", ADE_ADMIN_PASSWORD="s3cret-pass-42"),
-    )
+    done = _manage("serve", "--check-only", env=_env(data_dir, ADE_ADMIN_USER="root",
+                                                         ADE_ADMIN_PASSWORD="s3cret-pass-42"))
     assert done.returncode == 0, done.stderr
     assert "s3cret-pass-42" not in done.stdout
-    check = _manage(
-        "shell",
-        "-c",
-        "from agents.models import User; u = User.objects.get(username='root');"
-        "print(u.is_superuser, u.check_password('s3cret-pass-42'))",
-        env=_env(data_dir),
-    )
+    check = _manage("shell", "-c",
+                    "from agents.models import User; u = User.objects.get(username='root');"
+                    "print(u.is_superuser, u.check_password('s3cret-pass-42'))",
+                    env=_env(data_dir))
     assert check.stdout.strip().endswith("True True"), check.stderr
 
 
@@ -90,14 +73,8 @@ def test_the_configured_admin_password_is_used_and_not_printed(data_dir):
 def test_serve_answers_health_and_admin_over_http(data_dir):
     port = _free_port()
     env = _env(data_dir, ADE_PORT=str(port), ADE_ADMIN_PASSWORD="s3cret-pass-42")
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = subprocess.Popen([sys.executable, "manage.py", "serve"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 120
         health = None
@@ -147,11 +124,8 @@ def test_a_database_without_pgvector_stops_start_up_with_instructions(django_db_
 
 
 def test_an_unreachable_database_gives_a_clear_error(data_dir):
-    done = _manage(
-        "serve",
-        "--check-only",
-        env=_env(data_dir, DATABASE_URL="postgresql://nobody@127.0.0.1:1/none"),
-    )
+    done = _manage("serve", "--check-only",
+                   env=_env(data_dir, DATABASE_URL="postgresql://nobody@127.0.0.1:1/none"))
     assert done.returncode == 2
     assert "Cannot connect to the database" in done.stderr
     assert "Traceback" not in done.stderr
@@ -162,13 +136,9 @@ def test_database_urls_are_parsed_for_sockets_poolers_and_letta_names(monkeypatc
 
     sock = parse_database_url("postgresql://postgres:@/postgres?host=/tmp/x/pgdata")
     assert sock["HOST"] == "/tmp/x/pgdata" and sock["NAME"] == "postgres"
-    pooled = parse_database_url(
-        "postgres://u:p%40ss@db.example:6543/app?sslmode=require&pgbouncer=true"
-    )
+    pooled = parse_database_url("postgres://u:p%40ss@db.example:6543/app?sslmode=require&pgbouncer=true")
     assert pooled["PASSWORD"] == "p@ss" and pooled["PORT"] == "6543"
     assert pooled["OPTIONS"] == {"sslmode": "require", "prepare_threshold": None}
     assert configured_url({"LETTA_PG_URI": "postgresql://l/x"}) == "postgresql://l/x"
-    assert (
-        configured_url({"DATABASE_URL": "postgresql://d/x", "LETTA_PG_URI": "postgresql://l/x"})
+    assert configured_url({"DATABASE_URL": "postgresql://d/x", "LETTA_PG_URI": "postgresql://l/x"}) \
         == "postgresql://d/x"
-    )

@@ -284,8 +284,12 @@ def archival_memory_search(
         start=first,
         end=last,
     )
+    # Without an embedding model the search matches words, not meaning: say so,
+    # so the agent rephrases with the words a note would contain.
+    mode = "" if getattr(ctx.backend, "semantic", True) else (
+        " (keyword search: no embedding model is configured, so use words the note would contain)")
     if not hits:
-        return _results("No matching notes in archival memory.", [])
+        return _results("No matching notes in archival memory." + mode, [])
     rows = []
     for hit in hits:
         row: dict[str, Any] = {**_stamp(ctx, hit.get("timestamp")), "content": hit.get("content")}
@@ -294,7 +298,7 @@ def archival_memory_search(
         if hit.get("relevance"):  # 0 means "not ranked" (e.g. a date-only listing)
             row["relevance"] = round(float(hit["relevance"]), 3)
         rows.append(row)
-    return _results(f"Showing {len(rows)} results:", rows)
+    return _results(f"Showing {len(rows)} results{mode}:", rows)
 
 
 # --- core memory, memgpt style --------------------------------------------------------
