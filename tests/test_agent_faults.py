@@ -307,3 +307,19 @@ def test_context_windows_come_from_the_provider_or_the_model_table(alice, fake_l
     from memory.engine.store import load_agent
 
     assert load_agent(capped.id).context_window == 16_000
+
+
+def test_anthropic_token_counts_calibrate_the_pressure_estimate(alice, fake_llm):
+    from memory.engine.loop import AgentLoop
+    from memory.engine.store import load_agent
+    from memory.llm.anthropic import AnthropicProvider
+    from memory.turns import store_for
+
+    agent = agent_create(owner=alice, name="Claude", model="anthropic/claude-sonnet-4-5")
+    state = load_agent(agent.id)
+    provider = AnthropicProvider(base_url=fake_llm.url, api_key="k")
+    loop = AgentLoop(agent=state, store=store_for(agent), provider=provider, run_id="run-x",
+                     config=fast_config())
+    loop._calibrate(loop._build_request(False))
+    assert any(r.path.endswith("/count_tokens") for r in fake_llm.requests)
+    assert 0.5 <= loop.token_scale <= 2.0

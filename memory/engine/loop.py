@@ -111,6 +111,11 @@ class AgentLoop:
         )
         self.compactor.after = lambda: self._refresh_system(force=True)
         self.usage = Usage()
+        # Our tokenizer is exact for OpenAI models; for providers with a count
+        # API (Anthropic, Gemini) one call per turn calibrates it, so pressure
+        # and compaction decisions use their real token counts.
+        self.token_scale = 1.0
+        self._calibrated = False
         self.steps = 0
         self.added: list[Message] = []
         self._call_counts: dict[tuple[str, str], int] = {}
@@ -152,6 +157,8 @@ class AgentLoop:
             overflow = self._system_overflow()
             if overflow:
                 return self._result(StopReason.CONTEXT_WINDOW_OVERFLOW_IN_SYSTEM_PROMPT, overflow)
+            if index == 0:
+                self._calibrate(self._build_request(False))
             self._relieve_pressure()
             last_step = index == self.config.max_steps - 1
             outcome = self._step(last_step)
@@ -500,7 +507,18 @@ class AgentLoop:
         return None
 
     def context_tokens(self) -> int:
-        return self._base_tokens() + self.counter.count_messages(self.agent.messages[1:])
+        estimate = self._base_tokens() + self.counter.count_messages(self.agent.messages[1:])
+        return int(estimate * self.token_scale)
+
+    def _calibrate(self, request: LLMRequest) -> None:
+        if self._calibrated:
+            return
+        self._calibrated = True
+        exact = self.provider.count_tokens(request)
+        estimate = self._base_tokens() + self.counter.count_messages(self.agent.messages[1:])
+        if exact and estimate:
+            # Bounded: a wildly different count means the API counted something else.
+            self.token_scale = min(2.0, max(0.5, exact / estimate))
 
     def _relieve_pressure(self) -> None:
         window = self.agent.context_window
