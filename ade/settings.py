@@ -72,6 +72,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ from the process itself (daphne has no static handler),
+    # straight from the source folders, so `make run` needs no collectstatic.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -121,6 +124,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "static"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
@@ -143,6 +148,14 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 if envbool("ADE_BEHIND_PROXY", "False"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
+# Served under a path prefix by a reverse proxy (e.g. https://host/ade/): URLs,
+# redirects and static files carry the prefix (Letta's ADE could not: #2697).
+PATH_PREFIX = "/" + env("ADE_PATH_PREFIX", "").strip("/") if env("ADE_PATH_PREFIX", "").strip("/") else ""
+if PATH_PREFIX:
+    FORCE_SCRIPT_NAME = PATH_PREFIX
+    STATIC_URL = f"{PATH_PREFIX}/static/"
+    SESSION_COOKIE_PATH = PATH_PREFIX + "/"
+    CSRF_COOKIE_PATH = PATH_PREFIX + "/"
 
 # --- the product's own knobs ----------------------------------------------
 
@@ -167,6 +180,14 @@ COMPACTION_TRIGGER = envfloat("ADE_COMPACTION_TRIGGER", 0.9)
 LLM_MAX_RETRIES = envint("ADE_LLM_MAX_RETRIES", 3)
 LLM_TIMEOUT = envfloat("ADE_LLM_TIMEOUT", 120.0)
 TOOL_TIMEOUT = envfloat("ADE_TOOL_TIMEOUT", 60.0)
+
+# The /v1 API: the longest message text accepted, how often an idle SSE stream
+# pings, and whether async runs (/messages/async) are worked off by a thread in
+# the web process (so `make run` needs no second process) besides `manage.py worker`.
+API_MAX_MESSAGE_CHARS = envint("ADE_MAX_MESSAGE_CHARS", 100_000)
+SSE_PING_SECONDS = envfloat("ADE_SSE_PING_SECONDS", 20.0)
+INPROCESS_WORKER = envbool("ADE_INPROCESS_WORKER", "True")
+WORKER_POLL_SECONDS = envfloat("ADE_WORKER_POLL_SECONDS", 1.0)
 
 LOGGING = {
     "version": 1,
