@@ -323,3 +323,31 @@ def test_anthropic_token_counts_calibrate_the_pressure_estimate(alice, fake_llm)
     loop._calibrate(loop._build_request(False))
     assert any(r.path.endswith("/count_tokens") for r in fake_llm.requests)
     assert 0.5 <= loop.token_scale <= 2.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_person_editing_a_shared_block_mid_turn_is_not_overwritten(fake_llm):
+    """The agent read the block before a person changed it; its edit applies to
+    the current value instead of silently replacing the person's."""
+    from agents.models import User
+    from memory.blocks import block_update
+    from memory.engine.state import DeltaEvent
+
+    owner = User.objects.create_user(username="erin", password="x-pass-123")
+    agent = make_agent(owner)
+    block = m.Block.objects.get(agent_links__agent=agent, label="human")
+    edited = []
+
+    def person_edits_during_the_llm_call(event):
+        if isinstance(event, DeltaEvent) and not edited:
+            edited.append(True)
+            t = threading.Thread(target=lambda: block_update(
+                block=m.Block.objects.get(pk=block.pk), actor_type="user", value="Name: Alice\nLikes: jazz"))
+            t.start()
+            t.join()
+
+    fake_llm.script(tool_call("memory_insert", {"label": "human", "new_string": "Works at: Acme"}), reply("ok"))
+    message_send(agent=agent, texts=["I work at Acme"], user=owner, config=fast_config(),
+                 emit=person_edits_during_the_llm_call)
+    value = m.Block.objects.get(pk=block.pk).value
+    assert "Likes: jazz" in value and "Works at: Acme" in value

@@ -202,8 +202,11 @@ class AgentLoop:
         outcome = _StepOutcome(messages=[assistant])
 
         tool_started = time.monotonic_ns()
-        ctx = self._tool_context()
         with self.store.atomic():
+            # Lock this agent's blocks and read their current values, so a person
+            # editing a shared block meanwhile is neither overwritten nor lost.
+            self.store.lock_blocks(self.agent)
+            ctx = self._tool_context()
             if self.agent.agent_type in HEARTBEAT_TYPES:
                 self._memgpt_step(assistant, response, ctx, outcome, last_step)
             else:
@@ -456,9 +459,10 @@ class AgentLoop:
         assistant, calls = found
         by_id = {d.tool_call_id: d for d in decisions}
         outcome = _StepOutcome()
-        ctx = self._tool_context()
         last: tuple[bool, bool, str] | None = None
         with self.store.atomic():
+            self.store.lock_blocks(self.agent)
+            ctx = self._tool_context()
             assistant.meta["approved"] = True
             for call in calls:
                 decision = by_id[call.id]

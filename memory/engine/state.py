@@ -156,6 +156,10 @@ class TurnStore(Protocol):
 
     def record_failed_step(self, agent: AgentState, step: StepRecord) -> None: ...
 
+    def lock_blocks(self, agent: AgentState) -> None:
+        """Inside atomic(): lock the agent's block rows until commit and refresh
+        `agent.blocks` with their current values (and attachments)."""
+
     def is_cancelled(self, run_id: str) -> bool: ...
 
     def refresh_stats(self, agent: AgentState) -> MemoryStats: ...

@@ -163,13 +163,9 @@ class DjangoTurnStore:
     def _insert(self, agent_id: str, messages: list[Message]) -> None:
         rows = [message_to_row(msg, agent_id) for msg in messages]
         m.Message.objects.bulk_create(rows)
-        texts = [(searchable_text(msg), msg.id) for msg in messages]
-        texts = [(t, i) for t, i in texts if t]
-        if texts:
-            with connection.cursor() as cursor:
-                cursor.executemany(
-                    "UPDATE memory_message SET search_vector = to_tsvector('english', %s) WHERE id = %s",
-                    texts)
+        from memory.search import index_messages
+
+        index_messages(agent_id, [(row.id, searchable_text(msg)) for row, msg in zip(rows, messages, strict=True)])
 
     def _save_window(self, agent: AgentState) -> None:
         AgentRow.objects.filter(pk=agent.id).update(
@@ -212,6 +208,13 @@ class DjangoTurnStore:
             self._write_block(agent, block)
         self._save_window(agent)
 
+    def lock_blocks(self, agent: AgentState) -> None:
+        links = list(m.AgentBlock.objects.filter(agent_id=agent.id).order_by("position", "id"))
+        rows = {r.id: r for r in m.Block.objects.select_for_update().filter(
+            pk__in=[link.block_id for link in links]).order_by("id")}
+        agent.blocks = [block_from_row(rows[link.block_id], link.label) for link in links
+                        if link.block_id in rows]
+
     def _write_block(self, agent: AgentState, block: Block) -> None:
         if block.id is None:
             row = block_create(label=block.label, value=block.value, limit=block.limit,
@@ -224,8 +227,9 @@ class DjangoTurnStore:
         row = m.Block.objects.get(pk=block.id)
         if (row.value, row.limit, row.description) == (block.value, block.limit, block.description):
             return
+        # Rows are locked since lock_blocks(); the version check is a second guard.
         saved = block_update(block=row, actor_type="agent", actor_id=agent.id, reason="memory tool",
-                             value=block.value)
+                             value=block.value, expected_version=block.version)
         block.version = saved.version
 
     def record_failed_step(self, agent: AgentState, step: StepRecord) -> None:
