@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test install install-dev lint lock clean
+.PHONY: run test install install-dev lint lock clean bench-locomo bench-scale
 
 $(VENV)/.installed: requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,11 +24,25 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(PY) manage.py serve
 
-## Run the whole test suite against a throwaway embedded Postgres with pgvector.
+## Run the whole test suite against a throwaway embedded Postgres with pgvector;
+## the browser tests (Playwright + Debian's chromium) run after, in their own process.
 test: install-dev
 	@set -e; tmp=$$(mktemp -d /tmp/ade-test.XXXXXX); \
 	trap 'rm -rf "$$tmp"' EXIT; \
-	ADE_DATA_DIR=$$tmp ADE_PG_CLEANUP=delete $(PY) -m pytest $(PYTEST_ARGS)
+	ADE_DATA_DIR=$$tmp ADE_PG_CLEANUP=delete $(PY) -m pytest --ignore=tests/browser $(PYTEST_ARGS); \
+	ADE_DATA_DIR=$$tmp/browser ADE_PG_CLEANUP=delete $(PY) -m pytest tests/browser
+
+$(VENV)/.installed-bench: $(VENV)/.installed requirements-bench.lock
+	$(PIP) install -q -r requirements-bench.lock
+	@touch $@
+
+## LoCoMo retrieval benchmark (BENCH_ARGS="--conversations heldout" etc.).
+bench-locomo: install
+	$(PY) -m bench.locomo_retrieval $(BENCH_ARGS)
+
+## Archival search at scale (BENCH_ARGS="--sizes 1k,100k,1m,agents" etc.).
+bench-scale: $(VENV)/.installed-bench
+	$(PY) -m bench.archival_scale $(BENCH_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -66,8 +66,11 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "template_partials",
+    # Serves /v1/docs with django-ninja's bundled Swagger UI, not from a CDN (offline).
+    "ninja",
     "agents",
     "memory",
+    "sources",
 ]
 
 MIDDLEWARE = [

@@ -13,4 +13,5 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("agents.urls")),
+    path("", include("memory.urls")),
 ]

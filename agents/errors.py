@@ -23,3 +23,9 @@ class Conflict(DomainError):
 
 class LimitExceeded(InvalidInput):
     status = 413
+
+
+class PermissionDenied(DomainError):
+    """Visible to the caller but not theirs to change (a built-in tool)."""
+
+    status = 403

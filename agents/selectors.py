@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from agents.models import Agent, User
+from agents.models import Agent, Tool, User
 
 
 def agents_visible_to(*, user: User) -> QuerySet[Agent]:
@@ -18,3 +18,17 @@ def agents_visible_to(*, user: User) -> QuerySet[Agent]:
 
 def agent_get_for_user(*, user: User, agent_id: str) -> Agent | None:
     return agents_visible_to(user=user).filter(id=agent_id).first()
+
+
+def tools_visible_to(*, user: User) -> QuerySet[Tool]:
+    """Built-in tools (no organization) and the tools of the user's team."""
+    if user.is_superuser:
+        return Tool.objects.all()
+    scope = Q(organization__isnull=True)
+    if user.organization_id:
+        scope |= Q(organization_id=user.organization_id)
+    return Tool.objects.filter(scope)
+
+
+def tool_get_for_user(*, user: User, tool_id: str) -> Tool | None:
+    return tools_visible_to(user=user).filter(id=tool_id).first()

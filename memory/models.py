@@ -118,6 +118,13 @@ class Passage(models.Model):
     embedding_dim = models.PositiveIntegerField(null=True, blank=True)
     embedding_model = models.CharField(max_length=200, blank=True)
     search_vector = SearchVectorField(null=True, editable=False)
+    # Insertion order inside an archive: memory/search.py indexes each passage
+    # together with its neighbours in this order (the biggest retrieval lever).
+    sequence_id = models.BigIntegerField(
+        editable=False,
+        db_default=Func(Value("memory_passage_sequence_id_seq"), function="nextval",
+                        output_field=models.BigIntegerField()),
+    )
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -127,6 +134,7 @@ class Passage(models.Model):
             GinIndex(fields=["search_vector"], name="passage_fts_gin"),
             GinIndex(fields=["tags"], name="passage_tags_gin"),
             models.Index(fields=["archive", "created_at"], name="passage_archive_created"),
+            models.Index(fields=["archive", "sequence_id"], name="passage_archive_seq"),
         ]
 
     def __str__(self) -> str:
@@ -162,6 +170,10 @@ class Message(models.Model):
     token_count = models.PositiveIntegerField(null=True, blank=True)
     meta = models.JSONField(default=dict, blank=True)
     search_vector = SearchVectorField(null=True, editable=False)
+    # For conversation_search's dense half (memory/search.py), at its real size.
+    embedding = VectorField(null=True, blank=True, editable=False)
+    embedding_dim = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    embedding_model = models.CharField(max_length=200, blank=True, editable=False)
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:

@@ -243,7 +243,9 @@ def message_send(
     started = time.monotonic_ns()
     with agent_turn_lock(agent.id):
         # Any other run still "running" for this agent holds no lock, so it died.
-        m.Run.objects.filter(agent=agent, status__in=["running", "created"]).exclude(pk=run.pk).update(
+        # Queued background runs (/messages/async) are waiting for a worker, not dead.
+        m.Run.objects.filter(agent=agent, status__in=["running", "created"]).exclude(pk=run.pk).exclude(
+            background=True, status="created").update(
             status="failed", stop_reason="error", error="The server stopped before this run finished.",
             completed_at=timezone.now())
         m.Run.objects.filter(pk=run.pk).update(status="running")

@@ -11,6 +11,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -83,12 +84,26 @@ def test_agents_survive_being_killed_mid_step(fake_llm):
                                                                          "new_string": f"fact {kill}"})),
                             delay(0.02, then=reply("ok")))
         proc = subprocess.Popen([sys.executable, "-c", RUNNER, agent.id, str(next_index)], cwd=ROOT, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        # Let it get going (Django start-up ~1 s), then kill at a random moment.
-        time.sleep(1.2 + rng.random() * 0.6)
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        lines: list[str] = []
+        started = threading.Event()
+
+        def read(proc=proc, lines=lines, started=started):
+            for line in proc.stdout:
+                lines.append(line.strip())
+                if line.startswith("accepted"):
+                    started.set()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        # Wait for the first accepted message (start-up time varies with load),
+        # then kill at a random moment inside the turns that follow.
+        assert started.wait(60), "the runner never accepted a message"
+        time.sleep(rng.random() * 0.5)
         proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate()
-        for line in out.splitlines():
+        proc.wait()
+        reader.join(10)
+        for line in lines:
             kind, _, index = line.partition(" ")
             if kind == "accepted":
                 accepted.add(int(index))

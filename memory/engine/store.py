@@ -165,7 +165,9 @@ class DjangoTurnStore:
         m.Message.objects.bulk_create(rows)
         from memory.search import index_messages
 
-        index_messages(agent_id, [(row.id, searchable_text(msg)) for row, msg in zip(rows, messages, strict=True)])
+        items = [(row.id, searchable_text(msg)) for row, msg in zip(rows, messages, strict=True)]
+        index_messages(agent_id, items)
+        self.backend.embed_messages_later(agent_id, items)
 
     def _save_window(self, agent: AgentState) -> None:
         AgentRow.objects.filter(pk=agent.id).update(

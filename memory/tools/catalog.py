@@ -10,6 +10,7 @@ from typing import Any
 from memory.engine.types import AgentType, ToolDef
 from memory.tools import core
 from memory.tools.base import ToolContext, schema_from_function, validate_arguments
+from sources import tools as file_tools
 
 CORE = "letta_core"
 MEMORY_CORE = "letta_memory_core"
@@ -47,6 +48,7 @@ BASE_TOOLS: dict[str, BaseTool] = {
         _tool(core.memory_insert, MEMORY_CORE),
         _tool(core.memory_rethink, MEMORY_CORE),
         _tool(core.memory_finish_edits, MEMORY_CORE),
+        *(_tool(fn, file_tools.FILES_CORE) for fn in file_tools.FILE_TOOLS),
     )
 }
 

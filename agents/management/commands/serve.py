@@ -41,6 +41,11 @@ class Command(BaseCommand):
         if check_only:
             self.stdout.write("Database ready.")
             return
+        if settings.INPROCESS_WORKER:
+            # Pick up async runs queued before this start (and any that follow).
+            from memory.worker import wake_inprocess_worker
+
+            wake_inprocess_worker()
         self.stdout.write(f"ADE serving on http://{host}:{port}/  (admin: /admin/, API: /v1/docs)")
         sys.stdout.flush()
         from daphne.cli import CommandLineInterface

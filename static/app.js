@@ -1,0 +1,157 @@
+// Small behaviours htmx does not cover. Everything else is server-rendered
+// partials swapped by htmx (HTTP answers) and its ws extension (live events).
+(function () {
+  "use strict";
+
+  function localTimes(root) {
+    // Times are rendered in UTC on the server; show them in the viewer's zone.
+    root.querySelectorAll("time[datetime]").forEach(function (el) {
+      if (el.dataset.localized) return;
+      var when = new Date(el.getAttribute("datetime"));
+      if (isNaN(when)) return;
+      var withDate = el.textContent.trim().length > 8;
+      el.textContent = withDate ? when.toLocaleString() : when.toLocaleTimeString();
+      el.title = when.toString();
+      el.dataset.localized = "1";
+    });
+  }
+
+  var followChat = true;
+
+  function chatLog() { return document.getElementById("chat-log"); }
+
+  function scrollChat() {
+    var log = chatLog();
+    if (log && followChat) log.scrollTop = log.scrollHeight;
+  }
+
+  // A message sent from this tab shows at once as "pending"; the stored copy
+  // arrives over the WebSocket and removes it. If the stored copy won the race,
+  // drop the pending one instead.
+  function dropSettledPending(root) {
+    root.querySelectorAll(".msg.pending[data-pending-run]").forEach(function (el) {
+      var run = el.getAttribute("data-pending-run");
+      if (document.querySelector('#chat-log .msg-user[data-run="' + CSS.escape(run) + '"]:not(.pending)')) el.remove();
+    });
+  }
+
+  // A run this tab asked to stop stays "stopping" until it ends, even if a
+  // late event of that run says it is running.
+  document.addEventListener("htmx:oobBeforeSwap", function (evt) {
+    var current = evt.detail.target;
+    if (!current || current.id !== "run-status" || current.dataset.state !== "stopping") return;
+    var next = evt.detail.fragment && evt.detail.fragment.firstElementChild;
+    if (next && next.dataset.run === current.dataset.run && next.dataset.state === "running") {
+      evt.detail.shouldSwap = false;
+    }
+  });
+
+  // Panels re-rendered live keep the sections the reader had opened.
+  var openBefore = {};
+  document.addEventListener("htmx:oobBeforeSwap", function (evt) {
+    var target = evt.detail.target;
+    if (!target || !target.id) return;
+    openBefore[target.id] = Array.from(target.querySelectorAll("details[open][id]")).map(function (d) { return d.id; });
+  });
+  document.addEventListener("htmx:oobAfterSwap", function (evt) {
+    var target = evt.detail.target;
+    var fresh = target && target.id ? document.getElementById(target.id) : null;
+    if (fresh && openBefore[target.id]) {
+      openBefore[target.id].forEach(function (id) {
+        var d = document.getElementById(id);
+        if (d) d.open = true;
+      });
+      delete openBefore[target.id];
+    }
+  });
+
+  function afterContent(root) {
+    localTimes(root || document);
+    dropSettledPending(document);
+    scrollChat();
+  }
+
+  document.addEventListener("htmx:afterSettle", function (evt) { afterContent(evt.detail.elt); });
+  document.addEventListener("htmx:wsAfterMessage", function () { afterContent(document); });
+
+  // After a dropped connection, events sent meanwhile were missed: redraw
+  // the chat and the context window from the server once reconnected.
+  var opened = 0;
+  document.addEventListener("htmx:wsOpen", function () {
+    setLive("live", "Live");
+    opened += 1;
+    var ws = document.getElementById("workspace");
+    if (opened > 1 && ws) {
+      htmx.ajax("GET", ws.dataset.chatUrl, { target: "#chat-log", swap: "innerHTML" });
+      htmx.ajax("GET", ws.dataset.contextUrl, { target: "#context-panel", swap: "outerHTML" });
+    }
+  });
+  document.addEventListener("htmx:wsClose", function () { setLive("down", "reconnecting…"); });
+  function setLive(state, text) {
+    var el = document.getElementById("live-state");
+    if (!el) return;
+    el.className = "live-state " + state;
+    el.textContent = text;
+  }
+
+  // Send on Enter, new line on Shift+Enter; clear the composer once sent.
+  document.addEventListener("keydown", function (evt) {
+    var box = evt.target;
+    if (!box.matches || !box.matches("textarea[data-enter-submits]")) return;
+    if (evt.key === "Enter" && !evt.shiftKey && !evt.isComposing) {
+      evt.preventDefault();
+      if (box.value.trim()) box.form.requestSubmit();
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var form = evt.detail.elt;
+    if (form.matches && form.matches("form[data-reset-on-success]")) {
+      if (evt.detail.successful) {
+        form.reset();
+        var err = document.getElementById("composer-error");
+        if (err) err.textContent = "";
+        followChat = true;
+        scrollChat();
+      }
+    }
+  });
+
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) evt.preventDefault();
+  });
+  document.addEventListener("change", function (evt) {
+    if (evt.target.matches && evt.target.matches("input[data-autosubmit]")) evt.target.form.submit();
+  });
+
+  // Tabs: the left pane switches locally; the right pane's tabs load panels with htmx.
+  document.addEventListener("click", function (evt) {
+    var button = evt.target.closest && evt.target.closest("[data-local-tabs] button[data-show]");
+    if (button) {
+      var nav = button.parentElement;
+      nav.querySelectorAll("button").forEach(function (b) {
+        b.classList.toggle("active", b === button);
+        var pane = document.getElementById(b.dataset.show);
+        if (pane) pane.hidden = b !== button;
+      });
+      return;
+    }
+    var link = evt.target.closest && evt.target.closest("[data-server-tabs] a");
+    if (link) {
+      link.parentElement.querySelectorAll("a").forEach(function (a) { a.classList.toggle("active", a === link); });
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    localTimes(document);
+    var log = chatLog();
+    if (log) {
+      log.scrollTop = log.scrollHeight;
+      // Follow new messages only while the reader is at the bottom.
+      log.addEventListener("scroll", function () {
+        followChat = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+      });
+    }
+  });
+})();
