@@ -237,10 +237,10 @@ from django.db import connection
 from django.utils import timezone
 now = timezone.now()
 with connection.cursor() as cur:
-    with cur.copy("COPY memory_message (id, agent_id, role, kind, content, name, tool_call_id, model, otid, is_err, meta, created_at) FROM STDIN") as copy:
+    with cur.copy("COPY memory_message (id, agent_id, role, kind, content, name, tool_call_id, model, otid, is_err, meta, embedding_model, created_at) FROM STDIN") as copy:
         for i in range({count}):
             text = json.dumps([{{"type": "text", "text": "old message %d about the weather" % i}}])
-            copy.write_row(("message-" + str(uuid.uuid4()), {agent_id!r}, "user", "user_message", text, "", "", "", "", False, "{{}}", now))
+            copy.write_row(("message-" + str(uuid.uuid4()), {agent_id!r}, "user", "user_message", text, "", "", "", "", False, "{{}}", "", now))
     cur.execute("UPDATE memory_message SET search_vector = to_tsvector('english', content::text) WHERE agent_id = %s AND search_vector IS NULL", [{agent_id!r}])
 """
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=server.env, check=True)
