@@ -139,7 +139,10 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Token streaming sends many small events; the default capacity (100 per
+    # channel) could drop tokens from a fast local model.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer",
+                                  "CONFIG": {"capacity": 2000}}}
 
 # Security headers; cookies are marked secure unless we serve plain HTTP on loopback.
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -156,3 +156,10 @@ def _wait_for_idle_server(timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while Run.objects.filter(status__in=["created", "running"]).exists() and time.monotonic() < deadline:
         time.sleep(0.1)
+
+
+@pytest.fixture(autouse=True)
+def fresh_script(llm):
+    """Each test scripts its own turns; drop what an earlier one left unused."""
+    for _ in range(llm.pending("chat")):
+        llm.next_turn("chat")

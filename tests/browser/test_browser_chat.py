@@ -89,8 +89,8 @@ def test_create_an_agent_and_chat_with_it_live(live_page, live_url, llm, alice):
 
 
 def test_a_running_turn_can_be_stopped(live_page, live_url, llm, alice):
-    from tests.ui_helpers import make_agent
     from tests.fakes.llm_server import delay
+    from tests.ui_helpers import make_agent
 
     agent = make_agent(alice)
     page = live_page
@@ -109,8 +109,8 @@ def test_a_running_turn_can_be_stopped(live_page, live_url, llm, alice):
 
 
 def test_provider_errors_are_shown_plainly(live_page, live_url, llm, alice):
-    from tests.ui_helpers import make_agent
     from tests.fakes.llm_server import error
+    from tests.ui_helpers import make_agent
 
     agent = make_agent(alice)
     page = live_page
@@ -160,4 +160,7 @@ def test_a_message_sent_from_another_tab_appears_without_reload(live_page, live_
     assert response.status_code == 200, response.text
     page.wait_for_selector(".msg-user .bubble:has-text('Sent through the API')")
     page.wait_for_selector(".msg-assistant .bubble:has-text('Answered over the API.')")
+    # Nothing live replaced the settings (the model list loads into its own element).
+    assert page.locator("#settings-panel input[name=name]").input_value() == "Sam"
+    assert page.locator("#llm-models option[value='openai/fake-chat']").count() == 1
     shot(page, "13-messages-from-another-tab-and-the-api")

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from tests.browser.conftest import login, shot
-from tests.ui_helpers import make_agent
 from tests.fakes.llm_server import reply, tool_call
+from tests.ui_helpers import make_agent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
