@@ -173,7 +173,7 @@ class Message(models.Model):
     # For conversation_search's dense half (memory/search.py), at its real size.
     embedding = VectorField(null=True, blank=True, editable=False)
     embedding_dim = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    embedding_model = models.CharField(max_length=200, blank=True, editable=False)
+    embedding_model = models.CharField(max_length=200, blank=True, editable=False, db_default="")
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:

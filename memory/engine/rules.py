@@ -423,6 +423,9 @@ CONTINUE_BASE_TOOLS = (
     "memory_replace",
     "memory_insert",
     "memory_rethink",
+    "open_files",
+    "grep_files",
+    "semantic_search_files",
 )
 
 
