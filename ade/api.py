@@ -14,6 +14,7 @@ from agents.errors import DomainError
 from agents.schemas import HealthOut
 from memory.api import router as memory_router
 from memory.llm.base import ProviderError
+from sources.api import router as sources_router
 
 
 class ObjectParser(Parser):
@@ -123,3 +124,4 @@ def invalid_request(request, exc: ValidationError):
 # same routes' {id} patterns are ordered inside each router.
 api.add_router("/", agents_router)
 api.add_router("/", memory_router)
+api.add_router("/", sources_router)
