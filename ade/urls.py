@@ -14,4 +14,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("agents.urls")),
     path("", include("memory.urls")),
+    path("", include("sources.urls")),
 ]

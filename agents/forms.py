@@ -73,7 +73,8 @@ class AgentSettingsForm(forms.Form):
     context_window_limit = forms.IntegerField(required=False, min_value=256, label="Context window limit",
                                               help_text="Cap the model's window (tokens); empty: the model's own.")
     embedding = forms.CharField(max_length=200, required=False,
-                                help_text="Changing it leaves existing passages searchable by text only.")
+                                help_text="Changing it re-embeds archival memory in the background; "
+                                          "search keeps working meanwhile.")
     tags = forms.CharField(required=False, help_text="Comma-separated.")
 
     @classmethod

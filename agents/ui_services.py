@@ -22,13 +22,21 @@ def _redraw(agent: Agent) -> None:
 
 
 def agent_settings_update(*, agent: Agent, user: User, **fields: Any) -> Agent:
-    """Apply the settings form: agent fields, and model parameters into llm_config."""
+    """Apply the settings form: agent fields, and model parameters into llm_config.
+    A new embedding model re-embeds archival memory in the background."""
+    from django.db import transaction
+
     from memory.agent_edits import agent_update
+    from memory.reembed import reembed_if_changed
 
     llm_config = {key: fields.pop(key) for key in LLM_SETTINGS if key in fields}
     if "enable_reasoner" in llm_config:
         llm_config["enable_reasoner"] = bool(llm_config["enable_reasoner"])
-    agent = agent_update(agent=agent, user=user, llm_config=llm_config, **fields)
+    embedding = fields.pop("embedding", None)
+    with transaction.atomic():
+        agent = agent_update(agent=agent, user=user, llm_config=llm_config, **fields)
+        if embedding is not None:
+            reembed_if_changed(agent=agent, embedding=embedding)
     _redraw(agent)
     return agent
 

@@ -22,9 +22,11 @@ from agents.access import aagent_or_404, agent_or_404
 from agents.errors import DomainError
 from agents.forms import AgentCreateForm, AgentSettingsForm, ToolRulesForm, ToolSourceForm
 from memory import ui_selectors as sel
+from memory.reembed import reembed_latest
 from memory.views import TABS, panel_context
 
-TAB_LABELS = [("memory", "Core memory"), ("archival", "Archival"), ("recall", "Recall"), ("runs", "Runs")]
+TAB_LABELS = [("memory", "Core memory"), ("archival", "Archival"), ("recall", "Recall"), ("files", "Files"),
+              ("runs", "Runs")]
 
 
 @login_required
@@ -115,7 +117,8 @@ def workspace(request, agent_id):
     tab = request.GET.get("tab", "memory")
     tab = tab if tab in TABS else "memory"
     ctx = {"agent": agent, "tab": tab, "tabs": TAB_LABELS, "tab_template": f"memory/{tab}.html#{tab}-panel",
-           "form": AgentSettingsForm.for_agent(agent), "chat": sel.chat_history(agent), "run": sel.active_run(agent),
+           "form": AgentSettingsForm.for_agent(agent), "reembed_job": reembed_latest(agent),
+           "chat": sel.chat_history(agent), "run": sel.active_run(agent),
            "context": sel.context_view(agent), **tools_context(agent, request.user),
            **panel_context(request, agent, tab)}
     return render(request, "agents/workspace.html", ctx)
@@ -133,7 +136,7 @@ def agent_settings(request, agent_id):
             form.add_error(None, exc.message)
     if not request.htmx and not form.errors:
         return redirect("agent", agent.id)
-    ctx = {"agent": agent, "form": form, "saved": not form.errors}
+    ctx = {"agent": agent, "form": form, "saved": not form.errors, "reembed_job": reembed_latest(agent)}
     return render(request, "agents/settings.html#settings-response", ctx, status=422 if form.errors else 200)
 
 

@@ -113,6 +113,24 @@ class LiveView:
         self.later(("context",))
         return ""
 
+    # --- background jobs and files -----------------------------------------------------------
+
+    def on_job(self, event: dict[str, Any]) -> str:
+        """Progress of a file being processed (its folder's file list is
+        redrawn) or of the agent's archive being re-embedded."""
+        job = event.get("job") or {}
+        if job.get("kind") == "reembed":
+            self.later(("reembed",))
+        elif job.get("source_id"):
+            self.later(("folder", job["source_id"]))
+        return ""
+
+    def on_files(self, event: dict[str, Any]) -> str:
+        """What the agent's <directories> shows changed: attached folders, or
+        a file completed, opened, closed or deleted."""
+        self.later(("folders",) if event.get("folders") else ("all_folder_files",), ("context",))
+        return ""
+
     def later(self, *jobs: tuple[str, ...]) -> None:
         for job in jobs:
             self.pending.pop(job, None)
@@ -162,6 +180,33 @@ class LiveView:
         from memory.ui_selectors import blocks_for
 
         return _render("memory/memory.html#live-blocks", {"agent": agent, "blocks": blocks_for(agent)})
+
+    def _draw_folder(self, agent: Any, source_id: str) -> str:
+        from sources.selectors import agent_folder_for, folder_files
+
+        source = agent_folder_for(agent=agent, source_id=source_id)
+        if source is None:
+            return ""
+        folder = {"source": source, "files": folder_files(agent=agent, source=source)}
+        return _render("memory/files.html#live-folder-files", {"agent": agent, "folder": folder})
+
+    def _draw_all_folder_files(self, agent: Any) -> str:
+        from sources.selectors import agent_folders
+
+        return "".join(_render("memory/files.html#live-folder-files", {"agent": agent, "folder": folder})
+                       for folder in agent_folders(agent=agent))
+
+    def _draw_folders(self, agent: Any) -> str:
+        from sources.selectors import agent_folders
+        from sources.views import ACCEPT
+
+        return _render("memory/files.html#live-folders",
+                       {"agent": agent, "folders": agent_folders(agent=agent), "accept": ACCEPT})
+
+    def _draw_reembed(self, agent: Any) -> str:
+        from memory.reembed import reembed_latest
+
+        return _render("agents/settings.html#live-reembed", {"agent": agent, "reembed_job": reembed_latest(agent)})
 
     def _draw_runs(self, agent: Any) -> str:
         from memory.ui_selectors import runs_for, usage_chart

@@ -7,6 +7,10 @@ filtered by model and size) and full-text search sees every passage; old
 vectors stay until they are replaced. Only archives the agent does not share
 are re-embedded: an archive shared with another agent keeps its vectors, and
 the job says so. A job stops by itself when the model changes again.
+
+Changing the model through the API (PATCH /v1/agents/{id}) or the ADE's
+settings goes through `reembed_if_changed`; the job's progress is published
+to the agent's tabs and readable at /v1/jobs/{id}.
 """
 
 from __future__ import annotations
@@ -63,6 +67,32 @@ def reembed_start(*, agent: Agent, embedding: str) -> Any:
     total = _stale(own, embedding).count()
     return job_enqueue(kind="reembed", agent_id=agent.id, total=total,
                        params={"embedding": embedding, "shared_archives_skipped": shared})
+
+
+def reembed_if_changed(*, agent: Agent, embedding: str | None) -> Any:
+    """Switch and re-embed only when the model really changes (clients often
+    send the whole configuration back, unchanged), or when the last
+    re-embedding with this model failed: sending it again resumes it.
+    Returns the job, or None."""
+    embedding = (embedding or "").strip()
+    if embedding == (agent.embedding or ""):
+        latest = reembed_latest(agent)
+        if latest is None or latest.status != "failed":
+            return None
+    job = reembed_start(agent=agent, embedding=embedding)
+    agent.refresh_from_db()
+    return job
+
+
+def reembed_latest(agent: Agent) -> Any:
+    """The latest job re-embedding the agent's passages with its current model
+    (what the ADE shows), or None."""
+    from sources.models import Job
+
+    if not agent.embedding:
+        return None
+    return (Job.objects.filter(kind="reembed", agent=agent, params__embedding=agent.embedding)
+            .order_by("-created_at", "-id").first())
 
 
 def reembed_run(job: Any) -> None:

@@ -27,6 +27,7 @@ SECTION_LABELS = {
     "system": "System instructions",
     "core_memory": "Core memory",
     "tool_usage_rules": "Tool rules",
+    "directories": "Files",
     "external_memory_summary": "Memory metadata",
     "summary_memory": "Summary",
     "functions_definitions": "Tool schemas",
@@ -179,6 +180,7 @@ def context_section(agent: Agent, section: str) -> dict[str, Any] | None:
     texts = {
         "system": view.system_prompt, "core_memory": view.core_memory,
         "tool_usage_rules": view.tool_usage_rules or "",
+        "directories": view.directories or "",
         "external_memory_summary": view.external_memory_summary,
         "summary_memory": view.summary_memory or "",
         "functions_definitions": json.dumps(view.functions_definitions, indent=2, ensure_ascii=False),

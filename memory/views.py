@@ -29,7 +29,7 @@ from memory.forms import (
     RecallSearchForm,
 )
 
-TABS = ("memory", "archival", "recall", "runs")
+TABS = ("memory", "archival", "recall", "files", "runs")
 
 
 def panel_context(request, agent, tab: str) -> dict:
@@ -54,6 +54,10 @@ def panel_context(request, agent, tab: str) -> dict:
         return {"recall_form": form, "results": results, "search_error": error}
     if tab == "runs":
         return {"runs": sel.runs_for(agent), "chart": sel.usage_chart(agent)}
+    if tab == "files":
+        from sources.views import files_context
+
+        return files_context(agent, request.user)
     return {"blocks": sel.blocks_for(agent), "new_block": BlockForm(prefix="new"),
             "shareable": sel.blocks_attachable(agent, request.user)[:200]}
 

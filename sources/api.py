@@ -10,15 +10,22 @@ found), call one service and render.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Literal
 
-from ninja import File, Router, Schema, Status
+from ninja import File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from agents.errors import NotFound
 from agents.selectors import agent_get_for_user
 from sources import services
 from sources.models import Job, Source, SourceFile
-from sources.selectors import file_get_for_user, source_get_for_user, sources_visible_to
+from sources.selectors import (
+    file_get_for_user,
+    job_get_for_user,
+    jobs_visible_to,
+    source_get_for_user,
+    sources_visible_to,
+)
 
 router = Router(tags=["folders"])
 
@@ -61,7 +68,10 @@ class FileOut(Schema):
 
 
 class JobOut(Schema):
+    """Letta's Job (job_type, completed_at, metadata) plus our progress fields."""
+
     id: str
+    job_type: str
     kind: str
     status: str
     done: int
@@ -69,9 +79,13 @@ class JobOut(Schema):
     progress: float
     error: str | None
     file_id: str | None
+    source_id: str | None
     agent_id: str | None
+    metadata: dict[str, Any]
     created_at: datetime
+    started_at: datetime | None
     finished_at: datetime | None
+    completed_at: datetime | None
 
 
 class PassageOut(Schema):
@@ -194,18 +208,70 @@ _routes("folders")
 _routes("sources")
 
 
+ACTIVE = ("queued", "running")
+
+
+def _job(job: Job) -> dict:
+    source_id = job.file.source_id if job.file_id else None
+    finished = job.finished_at if job.status == "completed" else None
+    return {"id": job.id, "job_type": "job", "kind": job.kind, "status": job.status, "done": job.done,
+            "total": job.total, "progress": round(job.progress, 4), "error": job.error or None,
+            "file_id": job.file_id, "source_id": source_id, "agent_id": job.agent_id,
+            "metadata": {"kind": job.kind, **job.params}, "created_at": job.created_at,
+            "started_at": job.started_at, "finished_at": job.finished_at, "completed_at": finished}
+
+
+class JobFilters(Schema):
+    source_id: str | None = None
+    folder_id: str | None = None
+    agent_id: str | None = None
+    kind: str | None = None
+    active: bool = False
+    before: str | None = None
+    after: str | None = None
+    limit: int | None = 100
+    order: Literal["asc", "desc"] = "desc"
+    ascending: bool | None = None
+
+
+def _jobs(request, filters: JobFilters, *, active: bool) -> list[dict]:
+    from memory.selectors import cursor_page
+
+    rows = jobs_visible_to(user=request.auth).select_related("file")
+    folder = filters.folder_id or filters.source_id
+    if folder:
+        rows = rows.filter(file__source_id=folder)
+    if filters.agent_id:
+        rows = rows.filter(agent_id=filters.agent_id)
+    if filters.kind:
+        rows = rows.filter(kind=filters.kind)
+    if active or filters.active:
+        rows = rows.filter(status__in=ACTIVE)
+    ascending = filters.ascending if filters.ascending is not None else filters.order == "asc"
+    page = cursor_page(rows, before=filters.before, after=filters.after, limit=filters.limit,
+                       ascending=ascending)
+    return [_job(job) for job in page]
+
+
+@router.get("/jobs/", response=list[JobOut], tags=["jobs"])
+def list_jobs(request, filters: Query[JobFilters]):
+    """Background jobs (file processing, re-embedding) of your folders and agents, newest first."""
+    return _jobs(request, filters, active=False)
+
+
+@router.get("/jobs/active", response=list[JobOut], tags=["jobs"])
+def list_active_jobs(request, filters: Query[JobFilters]):
+    """Jobs still queued or running."""
+    return _jobs(request, filters, active=True)
+
+
 @router.get("/jobs/{job_id}", response=JobOut, tags=["jobs"])
 def job_status(request, job_id: str):
     """A background job (file processing, re-embedding): status and progress."""
-    job = Job.objects.filter(pk=job_id).first()
-    visible = job is not None and (
-        (job.file_id and file_get_for_user(user=request.auth, source_id=job.file.source_id, file_id=job.file_id))
-        or (job.agent_id and agent_get_for_user(user=request.auth, agent_id=job.agent_id)))
-    if not visible:
+    job = job_get_for_user(user=request.auth, job_id=job_id)
+    if job is None:
         raise NotFound(f"Job {job_id} not found.")
-    return {"id": job.id, "kind": job.kind, "status": job.status, "done": job.done, "total": job.total,
-            "progress": round(job.progress, 4), "error": job.error or None, "file_id": job.file_id,
-            "agent_id": job.agent_id, "created_at": job.created_at, "finished_at": job.finished_at}
+    return _job(job)
 
 
 @router.get("/agents/{agent_id}/files/search", response=list[PassageOut], tags=["folders"])

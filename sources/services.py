@@ -1,6 +1,13 @@
 """Writes for folders and files: create, upload (queues processing), attach to
 agents, delete; and an agent's file operations (open, grep, search) that the
-file tools call through the memory backend."""
+file tools call through the memory backend.
+
+Whatever changes what an agent's <directories> shows (attach, detach, a file
+completed, opened, closed or deleted) recompiles its system prompt and tells
+its open ADE tabs, once committed (`files_changed`). Files the agent opens
+itself during a turn show in the tool's result at once and in the prompt from
+its next turn, as in Letta.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +20,34 @@ from django.db import IntegrityError, transaction
 
 from agents.errors import Conflict, InvalidInput, NotFound
 from agents.models import Agent, AgentTool, Tool, User
+from memory.engine.context import MAX_FILES_OPEN
 from sources.models import FileAgent, Job, Source, SourceFile
 from sources.parsing import MAX_FILE_BYTES, ParseError, file_type_for
 
-MAX_OPEN_FILES = 5
+MAX_OPEN_FILES = MAX_FILES_OPEN
 DEFAULT_WINDOW_LINES = 100
 GREP_PAGE = 20
 
 
 # --- folders and files ---------------------------------------------------------------------
+
+
+def files_changed(agent_ids: list[str], *, folders: bool = False) -> None:
+    """After commit: recompile each agent's prompt (its <directories> changed)
+    and redraw the files panel and context window of its open tabs (`folders`:
+    the attached folders themselves changed, not only their files)."""
+    if not agent_ids:
+        return
+
+    def send() -> None:
+        from memory.agent_edits import agent_refresh_if_idle
+        from memory.events import publish
+
+        for agent_id in agent_ids:
+            agent_refresh_if_idle(agent_id)
+            publish(agent_id, {"type": "files", "folders": folders})
+
+    transaction.on_commit(send)
 
 
 def source_create(*, owner: User, name: str, description: str = "", instructions: str = "",
@@ -47,8 +73,22 @@ def source_create(*, owner: User, name: str, description: str = "", instructions
         raise Conflict(f"A folder named {name!r} already exists.") from None
 
 
+@transaction.atomic
 def source_delete(*, source: Source) -> None:
+    agent_ids = list(source.agents.values_list("id", flat=True))
     source.delete()
+    files_changed(agent_ids, folders=True)
+
+
+@transaction.atomic
+def source_create_for_agent(*, owner: User, agent: Agent, name: str, description: str = "",
+                            instructions: str = "") -> Source:
+    """A new folder, attached to `agent` at once; its files are embedded with
+    the agent's embedding model (full-text only if it has none)."""
+    source = source_create(owner=owner, name=name, description=description, instructions=instructions,
+                           embedding=agent.embedding)
+    source_attach(source=source, agent=agent)
+    return source
 
 
 def _free_name(source: Source, name: str) -> str:
@@ -91,8 +131,32 @@ def file_upload(*, source: Source, file_name: str, data: bytes, content_type: st
     return file, job
 
 
+def files_upload(*, source: Source, uploads: list[Any]) -> tuple[list[SourceFile], list[str]]:
+    """Several uploads at once (Django UploadedFiles), each stored and queued on
+    its own: one refused file (wrong type, empty, too large) does not stop the
+    others. Returns (the files queued, a message per refused upload)."""
+    accepted: list[SourceFile] = []
+    refused: list[str] = []
+    for upload in uploads:
+        name = upload.name or ""
+        if upload.size and upload.size > MAX_FILE_BYTES:  # refused before it is read into memory
+            refused.append(f"{name} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.")
+            continue
+        try:
+            file, _ = file_upload(source=source, file_name=name, data=upload.read(),
+                                  content_type=upload.content_type or "")
+        except InvalidInput as exc:
+            refused.append(exc.message)
+        else:
+            accepted.append(file)
+    return accepted, refused
+
+
+@transaction.atomic
 def file_delete(*, file: SourceFile) -> None:
+    agent_ids = list(FileAgent.objects.filter(file=file).values_list("agent_id", flat=True))
     file.delete()
+    files_changed(agent_ids)
 
 
 def _file_tools() -> list[Tool]:
@@ -117,6 +181,7 @@ def source_attach(*, source: Source, agent: Agent) -> None:
         FileAgent.objects.get_or_create(agent=agent, file=file, defaults={"source": source})
     for tool in _file_tools():
         AgentTool.objects.get_or_create(agent=agent, tool=tool)
+    files_changed([agent.id], folders=True)
 
 
 @transaction.atomic
@@ -125,6 +190,23 @@ def source_detach(*, source: Source, agent: Agent) -> None:
     FileAgent.objects.filter(agent=agent, source=source).delete()
     if not agent.sources.exists():
         AgentTool.objects.filter(agent=agent, tool__in=_file_tools()).delete()
+    files_changed([agent.id], folders=True)
+
+
+def agent_file_open(*, agent: Agent, file: SourceFile) -> None:
+    """A person opens a file in the agent's view (its first lines), as the
+    agent's open_files would; the least recently used closes beyond the limit."""
+    if file.processing_status != "completed":
+        raise InvalidInput(f"{file.file_name} is not processed yet; it can be opened once completed.")
+    with transaction.atomic():
+        AgentFiles(agent.id).open([{"file_name": f"{file.source.name}/{file.file_name}"}])
+        files_changed([agent.id])
+
+
+@transaction.atomic
+def agent_file_close(*, agent: Agent, file: SourceFile) -> None:
+    FileAgent.objects.filter(agent=agent, file=file).update(is_open=False, visible_content="")
+    files_changed([agent.id])
 
 
 # --- an agent's files ------------------------------------------------------------------------

@@ -116,6 +116,12 @@
     }
   });
 
+  // An upload form empties once its files are sent; their rows show the rest.
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var form = evt.detail.elt;
+    if (form.matches && form.matches("form[data-reset-after-upload]") && evt.detail.successful) form.reset();
+  });
+
   document.addEventListener("submit", function (evt) {
     var form = evt.target;
     var question = form.getAttribute && form.getAttribute("data-confirm");

@@ -8,6 +8,7 @@ and review the diff under tests/snapshots/.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from memory.engine import context as context_module
 from memory.engine import prompts
 from memory.engine.context import (
     CompileInput,
@@ -28,6 +30,8 @@ from memory.engine.tokens import TokenCounter
 from memory.engine.types import (
     AgentType,
     Block,
+    Directory,
+    DirectoryFile,
     MemoryStats,
     Message,
     MessageKind,
@@ -158,6 +162,33 @@ def test_every_rule_kind_renders_to_its_snapshot():
     assert_snapshot("tool_rules_all_kinds", compile_system(inp).sections["tool_usage_rules"])
 
 
+def directories() -> list[Directory]:
+    return [
+        Directory(
+            name="handbook",
+            description="The company handbook.",
+            instructions="Quote the section you rely on.",
+            files=[
+                DirectoryFile(
+                    name="leave.md",
+                    is_open=True,
+                    visible="1: # Leave\n2: Everyone gets 25 days.\n3: Ask your manager first.",
+                ),
+                DirectoryFile(name="travel.pdf"),
+            ],
+        ),
+        Directory(
+            name="notes",
+            files=[DirectoryFile(name="log.txt", is_open=True, visible="41: line 41", offset=40)],
+        ),
+    ]
+
+
+def test_attached_folders_compile_to_their_snapshot():
+    inp = make_input(AgentType.MEMGPT_V2, directories=directories())
+    assert_snapshot("memgpt_v2_agent_directories", compile_system(inp).text)
+
+
 # --- structure ---------------------------------------------------------------------------
 
 
@@ -176,8 +207,14 @@ def test_memory_is_appended_when_the_template_has_no_placeholder():
 
 
 def test_sections_are_named_and_appear_in_order():
-    compiled = compile_system(make_input(AgentType.MEMGPT))
-    order = ["base_instructions", "core_memory", "tool_usage_rules", "memory_metadata"]
+    compiled = compile_system(make_input(AgentType.MEMGPT, directories=directories()))
+    order = [
+        "base_instructions",
+        "core_memory",
+        "tool_usage_rules",
+        "directories",
+        "memory_metadata",
+    ]
     assert list(compiled.sections) == order
     positions = [compiled.text.index(compiled.sections[name]) for name in order]
     assert positions == sorted(positions)
@@ -229,6 +266,28 @@ def test_rules_about_tools_the_agent_lacks_are_not_rendered():
     rules = parse_rules([{"type": "exit_loop", "tool_name": "not_attached"}])
     compiled = compile_system(make_input(AgentType.MEMGPT, tool_rules=rules))
     assert compiled.sections["tool_usage_rules"] == ""
+
+
+def test_without_attached_folders_there_is_no_directories_section():
+    compiled = compile_system(make_input(AgentType.MEMGPT))
+    assert compiled.sections["directories"] == ""
+    assert "<directories>" not in compiled.text
+
+
+def test_directories_show_open_files_with_their_lines_and_closed_files_by_name():
+    section = compile_system(make_input(AgentType.LETTA_V1, directories=directories())).sections[
+        "directories"
+    ]
+    assert "- current_files_open=2\n- max_files_open=5" in section
+    assert '<directory name="handbook">\n<description>\nThe company handbook.' in section
+    assert "<instructions>\nQuote the section you rely on.\n</instructions>" in section
+    assert (
+        '<file status="open" name="handbook/leave.md">\n<metadata>\n- read_only=true\n'
+        "- lines_in_view=1-3\n</metadata>\n<value>\n1: # Leave\n"
+    ) in section
+    assert '<file status="closed" name="handbook/travel.pdf"/>' in section
+    assert "- lines_in_view=41-41" in section
+    assert '<directory name="notes">\n<file' in section  # no empty description/instructions
 
 
 def test_memory_metadata_reports_recall_archival_and_tags_in_local_time():
@@ -295,6 +354,49 @@ def test_fingerprint_changes_with_template_tools_and_rules():
     schema_edit = make_input(AgentType.MEMGPT)
     schema_edit.tools[0].schema["description"] = "different"
     assert system_fingerprint(schema_edit) != fp
+
+
+def test_fingerprint_without_folders_is_what_it_was_before_files_existed():
+    # Pinned: adding <directories> must not recompile every existing agent.
+    inp = make_input(AgentType.MEMGPT, directories=[])
+    legacy = {
+        "agent_id": inp.agent_id,
+        "agent_type": "memgpt_agent",
+        "template": inp.system_template,
+        "timezone": "UTC",
+        "line_numbers": False,
+        "blocks": [[b.label, b.value, b.limit, b.description, b.read_only] for b in inp.blocks],
+        "tools": [[t.name, t.schema] for t in inp.tools],
+        "rules": [context_module._jsonable(dataclasses.asdict(r)) for r in inp.tool_rules],
+    }
+    encoded = json.dumps(legacy, sort_keys=True, ensure_ascii=False, default=str)
+    assert system_fingerprint(inp) == hashlib.sha256(encoded.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d.pop(),  # a folder detached
+        lambda d: d.append(Directory(name="new")),  # a folder attached
+        lambda d: d[0].files.pop(),  # a file deleted
+        lambda d: setattr(d[0].files[1], "is_open", True),  # a file opened
+        lambda d: setattr(d[0].files[0], "is_open", False),  # a file closed
+        lambda d: setattr(d[1].files[0], "visible", "42: line 42"),  # its view moved
+        lambda d: setattr(d[0], "instructions", "Be brief."),
+    ],
+)
+def test_fingerprint_changes_when_files_attach_detach_open_or_close(change):
+    base = make_input(AgentType.MEMGPT_V2, directories=directories())
+    edited = make_input(AgentType.MEMGPT_V2, directories=directories())
+    change(edited.directories)
+    assert system_fingerprint(base) != system_fingerprint(edited)
+
+
+def test_fingerprint_ignores_the_text_a_closed_file_last_showed():
+    base = make_input(AgentType.MEMGPT_V2, directories=directories())
+    edited = make_input(AgentType.MEMGPT_V2, directories=directories())
+    edited.directories[0].files[1].visible = "stale lines from when it was open"
+    assert system_fingerprint(base) == system_fingerprint(edited)
 
 
 # --- overview ------------------------------------------------------------------------------
@@ -368,6 +470,7 @@ def test_overview_sections_add_up_to_the_current_size():
         view.num_tokens_system
         + view.num_tokens_core_memory
         + view.num_tokens_tool_usage_rules
+        + view.num_tokens_directories
         + view.num_tokens_external_memory_summary
         + view.num_tokens_summary_memory
         + view.num_tokens_functions_definitions
@@ -385,6 +488,35 @@ def test_overview_sections_add_up_to_the_current_size():
     assert view.num_tokens_functions_definitions == counter.count_tools(
         [t.schema for t in inp.tools]
     )
+
+
+def test_overview_counts_attached_files_as_directories():
+    counter = TokenCounter("gpt-4o")
+    inp = make_input(AgentType.MEMGPT_V2, directories=directories())
+    compiled = compile_system(inp)
+    view = overview(compiled, _conversation(), inp.tools, inp.stats, 128_000, counter)
+    assert view.directories == compiled.sections["directories"]
+    assert view.num_tokens_directories == counter.count_text(compiled.sections["directories"]) > 0
+    assert ("directories", view.num_tokens_directories) in view.sections
+    assert view.context_window_size_current == sum(tokens for _, tokens in view.sections)
+    system = Message(role="system", kind=MessageKind.SYSTEM, content=[TextPart(compiled.text)])
+    in_system = (
+        "system",
+        "core_memory",
+        "tool_usage_rules",
+        "directories",
+        "external_memory_summary",
+    )
+    assert sum(t for name, t in view.sections if name in in_system) == counter.count_message(system)
+
+
+def test_overview_of_a_system_message_compiled_before_files_existed():
+    counter = TokenCounter("gpt-4o")
+    inp = make_input(AgentType.MEMGPT)
+    compiled = compile_system(inp)
+    del compiled.sections["directories"]
+    view = overview(compiled, [], inp.tools, inp.stats, 128_000, counter)
+    assert view.directories is None and view.num_tokens_directories == 0
 
 
 def test_overview_counts_a_leading_summary_as_summary_memory():

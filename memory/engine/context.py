@@ -1,4 +1,4 @@
-"""The context compiler: blocks, rules and memory stats → the system message.
+"""The context compiler: blocks, rules, attached files and memory stats → the system message.
 
 Pure functions. The compiled text is what the model reads on every step, so
 its exact shape is pinned by snapshot tests. `system_fingerprint` tells the
@@ -22,6 +22,7 @@ from memory.engine.tokens import TokenCounter
 from memory.engine.types import (
     AgentType,
     Block,
+    Directory,
     MemoryStats,
     Message,
     MessageKind,
@@ -44,13 +45,20 @@ class CompileInput:
     # Letta numbers value lines ("1→ ") for Anthropic models on memgpt_v2 /
     # letta_v1 agents, which edit by line; the caller knows the provider.
     line_numbers: bool = False
+    # Folders attached to the agent and its view of their files.
+    directories: list[Directory] = field(default_factory=list)
 
 
 @dataclass
 class CompiledSystem:
     text: str
-    # base_instructions, core_memory, tool_usage_rules, memory_metadata
+    # base_instructions, core_memory, tool_usage_rules, directories, memory_metadata
     sections: dict[str, str]
+
+
+# At most this many files stay open per agent; opening another closes the
+# least recently used (sources/services.py enforces it, the prompt states it).
+MAX_FILES_OPEN = 5
 
 
 # --- rendering ---------------------------------------------------------------------
@@ -99,6 +107,57 @@ def render_tool_usage_rules(rules: list[ToolRule], tool_names: set[str]) -> str:
     return f"<tool_usage_rules>\n{_RULES_INTRO}\n{body}\n</tool_usage_rules>"
 
 
+_DIRECTORIES_INTRO = (
+    "These folders are attached to you. An open file shows the lines in view, numbered; closed "
+    "files are listed by name. Use open_files to open a file or move its view, grep_files to find "
+    "exact text and semantic_search_files to find passages by meaning."
+)
+
+
+def render_directories(directories: list[Directory]) -> str:
+    """Letta's <directories>: each folder with its description and instructions,
+    the open-file limit, and every file, open ones with the lines in view.
+    Like block values, file text is the files' own and is not escaped."""
+    if not directories:
+        return ""
+    open_count = sum(f.is_open for d in directories for f in d.files)
+    lines = [
+        "<directories>",
+        _DIRECTORIES_INTRO,
+        "<file_limits>",
+        f"- current_files_open={open_count}",
+        f"- max_files_open={MAX_FILES_OPEN}",
+        "</file_limits>",
+    ]
+    for directory in directories:
+        lines.append(f'<directory name="{directory.name}">')
+        if directory.description:
+            lines += ["<description>", directory.description, "</description>"]
+        if directory.instructions:
+            lines += ["<instructions>", directory.instructions, "</instructions>"]
+        for file in directory.files:
+            path = f"{directory.name}/{file.name}"
+            if not file.is_open:
+                lines.append(f'<file status="closed" name="{path}"/>')
+                continue
+            shown = file.visible.count("\n") + 1 if file.visible else 0
+            span = f"{file.offset + 1}-{file.offset + shown}" if shown else "none (past the end)"
+            lines += [
+                f'<file status="open" name="{path}">',
+                "<metadata>",
+                "- read_only=true",
+                f"- lines_in_view={span}",
+                "</metadata>",
+                "<value>",
+                file.visible,
+                "</value>",
+                "</file>",
+            ]
+        lines.append("</directory>")
+    lines.append("</directories>")
+    return "\n".join(lines)
+
+
 def render_memory_metadata(agent_id: str, stats: MemoryStats, timezone: str) -> str:
     recompiled = stats.last_recompiled or datetime.now(UTC)
     lines = [
@@ -124,8 +183,9 @@ def compile_system(inp: CompileInput) -> CompiledSystem:
     show_blocks = AgentType(inp.agent_type) is not AgentType.REACT
     core = render_core_memory(inp.blocks, inp.line_numbers) if show_blocks else ""
     rules = render_tool_usage_rules(inp.tool_rules, {t.name for t in inp.tools})
+    directories = render_directories(inp.directories)
     metadata = render_memory_metadata(inp.agent_id, inp.stats, inp.timezone)
-    memory = "\n\n".join(s for s in (core, rules, metadata) if s)
+    memory = "\n\n".join(s for s in (core, rules, directories, metadata) if s)
 
     template = inp.system_template
     if CORE_MEMORY_PLACEHOLDER in template:
@@ -139,6 +199,7 @@ def compile_system(inp: CompileInput) -> CompiledSystem:
         "base_instructions": base,
         "core_memory": core,
         "tool_usage_rules": rules,
+        "directories": directories,
         "memory_metadata": metadata,
     }
     return CompiledSystem(text=text, sections=sections)
@@ -149,7 +210,9 @@ def system_fingerprint(inp: CompileInput) -> str:
 
     Deliberately excludes `stats` (message counts, archival counts, the
     recompile time): those drift every turn, and recompiling for them would
-    invalidate the provider's prompt cache on every request."""
+    invalidate the provider's prompt cache on every request. Files count by
+    what the prompt shows of them (attached, open, the lines in view), never
+    by when they were last used."""
     payload = {
         "agent_id": inp.agent_id,
         "agent_type": AgentType(inp.agent_type).value,
@@ -160,6 +223,18 @@ def system_fingerprint(inp: CompileInput) -> str:
         "tools": [[t.name, t.schema] for t in inp.tools],
         "rules": [_jsonable(dataclasses.asdict(r)) for r in inp.tool_rules],
     }
+    if inp.directories:
+        # Only when there are some: agents without folders keep the fingerprint
+        # they had before files existed, so they are not all recompiled at once.
+        payload["directories"] = [
+            [
+                d.name,
+                d.description,
+                d.instructions,
+                [[f.name, f.is_open, f.visible if f.is_open else "", f.offset] for f in d.files],
+            ]
+            for d in inp.directories
+        ]
     encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(encoded.encode()).hexdigest()
 
@@ -223,12 +298,17 @@ def overview(
     sections = compiled.sections
     core_tokens = counter.count_text(sections["core_memory"])
     rules_tokens = counter.count_text(sections["tool_usage_rules"])
+    # System messages compiled before files existed have no such section.
+    directories = sections.get("directories", "")
+    directories_tokens = counter.count_text(directories)
     metadata_tokens = counter.count_text(sections["memory_metadata"])
     system_message = Message(
         role="system", content=[TextPart(compiled.text)], kind=MessageKind.SYSTEM
     )
     system_total = counter.count_message(system_message)
-    base_tokens = max(system_total - core_tokens - rules_tokens - metadata_tokens, 0)
+    base_tokens = max(
+        system_total - core_tokens - rules_tokens - directories_tokens - metadata_tokens, 0
+    )
 
     summary: Message | None = None
     rest = messages
@@ -244,6 +324,7 @@ def overview(
         ("system", base_tokens),
         ("core_memory", core_tokens),
         ("tool_usage_rules", rules_tokens),
+        ("directories", directories_tokens),
         ("external_memory_summary", metadata_tokens),
         ("summary_memory", summary_tokens),
         ("functions_definitions", function_tokens),
@@ -265,8 +346,8 @@ def overview(
         memory_filesystem=None,
         num_tokens_tool_usage_rules=rules_tokens,
         tool_usage_rules=sections["tool_usage_rules"] or None,
-        num_tokens_directories=0,
-        directories=None,
+        num_tokens_directories=directories_tokens,
+        directories=directories or None,
         num_tokens_summary_memory=summary_tokens,
         summary_memory=summary.text if summary is not None else None,
         num_tokens_functions_definitions=function_tokens,

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from memory.engine.types import (
     AgentType,
     Block,
+    Directory,
     LLMSettings,
     MemoryStats,
     Message,
@@ -50,6 +51,8 @@ class AgentState:
     tool_env: dict[str, str] = field(default_factory=dict)
     enforce_block_limits: bool = True
     compaction: dict[str, Any] = field(default_factory=dict)
+    # Attached folders and the agent's view of their files (<directories>).
+    directories: list[Directory] = field(default_factory=list)
 
     @property
     def tool_names(self) -> list[str]:

@@ -127,6 +127,27 @@ class Block:
 
 
 @dataclass
+class DirectoryFile:
+    """A file of an attached folder as the agent sees it: closed, or open with
+    the lines in view (numbered "N: text", as open_files shows them)."""
+
+    name: str
+    is_open: bool = False
+    visible: str = ""
+    offset: int = 0  # first line in view, 0-based
+
+
+@dataclass
+class Directory:
+    """A folder attached to the agent, rendered under <directories>."""
+
+    name: str
+    description: str = ""
+    instructions: str = ""
+    files: list[DirectoryFile] = field(default_factory=list)
+
+
+@dataclass
 class MemoryStats:
     """The numbers rendered in the <memory_metadata> section."""
 
