@@ -1,5 +1,9 @@
 # One image for web and worker. With no DATABASE_URL/LETTA_PG_URI it runs the
 # embedded PostgreSQL+pgvector with its data under /data (mount a volume there).
+# The default command (`manage.py serve`) waits for the database, creates the
+# vector extension when it may, migrates, collects static files, and serves,
+# with the background worker in the same process; run `manage.py worker` in
+# more containers to scale that out (docs/deploy.md).
 # BASE_IMAGE lets scripts/build-image.sh build from a local Debian base when no
 # registry is reachable; any Debian bookworm image with python3.11 works.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
@@ -11,7 +15,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     ADE_DATA_DIR=/data \
     ADE_HOST=0.0.0.0 \
     ADE_PORT=8283 \
-    ADE_ALLOWED_HOSTS=*
+    ADE_ALLOWED_HOSTS=* \
+    ADE_DB_WAIT_SECONDS=60
 
 RUN useradd --create-home --uid 1000 ade \
     && mkdir -p /data /app \
@@ -24,7 +29,7 @@ RUN python3 -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check -r requirements.lock
 
 COPY --chown=ade:ade . .
-RUN python3 -m compileall -q ade agents memory
+RUN python3 -m compileall -q ade agents memory sources
 
 USER ade
 VOLUME ["/data"]

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from django.db import connection
 from django.db.utils import DatabaseError, OperationalError
 
 
 class DatabaseNotReady(Exception):
     pass
+
+
+def wait_for_database(seconds: float, *, say: Callable[[str], object] = print) -> None:
+    """Retry connecting for up to `seconds`: containers started together (ADE
+    and its Postgres) come up in any order. DatabaseNotReady past the deadline."""
+    deadline = time.monotonic() + seconds
+    told = False
+    while True:
+        try:
+            connection.ensure_connection()
+            return
+        except OperationalError as exc:
+            connection.close()
+            if time.monotonic() >= deadline:
+                raise _unreachable(exc) from None
+            if not told:
+                reason = (str(exc).strip().splitlines() or ["no answer"])[0]
+                say(f"Waiting up to {seconds:g}s for the database ({reason})…")
+                told = True
+            time.sleep(1.0)
 
 
 def ensure_vector_extension() -> None:
@@ -30,7 +53,11 @@ def ensure_vector_extension() -> None:
                     "(on Supabase: Database → Extensions → enable 'vector'), then start ADE again."
                 ) from None
     except OperationalError as exc:
-        raise DatabaseNotReady(
-            f"Cannot connect to the database: {str(exc).strip()}\n"
-            "Check DATABASE_URL (or LETTA_PG_URI), or unset both to use the embedded PostgreSQL."
-        ) from None
+        raise _unreachable(exc) from None
+
+
+def _unreachable(exc: Exception) -> DatabaseNotReady:
+    return DatabaseNotReady(
+        f"Cannot connect to the database: {str(exc).strip()}\n"
+        "Check DATABASE_URL (or LETTA_PG_URI), or unset both to use the embedded PostgreSQL."
+    )

@@ -5,6 +5,14 @@ Where jobs run (ADE_JOBS): `thread` (default) starts a worker thread in the
 web process when a job is queued, so `make run` needs nothing else; `worker`
 leaves them to `manage.py worker` processes (which call run_pending); `inline`
 runs them before the request returns (handy in scripts).
+
+A claimed job holds a lease in the database: a thread renews `heartbeat_at`
+while the handler runs, so even a long parse never lets it lapse. A job whose
+lease ran out was left by a worker that died (killed, out of memory); the next
+claim takes it over and runs its handler again from the start (handlers are
+written to be re-run: a file starts over, re-embedding resumes), until
+JOB_MAX_ATTEMPTS starts; then it is failed with a message saying so. Lease
+times are the database's clock, so workers on several machines agree on them.
 """
 
 from __future__ import annotations
@@ -13,11 +21,15 @@ import importlib
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from sources.models import Job
@@ -29,6 +41,13 @@ log = logging.getLogger(__name__)
 HANDLERS: dict[str, str] = {
     "file_process": "sources.processing.file_process",
     "reembed": "memory.reembed.reembed_run",
+}
+
+
+# kind -> dotted path of `abandon(job, message)`: undoes what a handler leaves
+# behind when its job is given up without the handler running again.
+ABANDON: dict[str, str] = {
+    "file_process": "sources.processing.file_abandon",
 }
 
 
@@ -49,41 +68,111 @@ def job_enqueue(*, kind: str, agent_id: str | None = None, file_id: str | None =
     return job
 
 
+def _claimable() -> QuerySet[Job]:
+    """Queued jobs, and running ones whose worker stopped renewing the lease
+    (no lease at all: running since before leases existed, so long dead)."""
+    expired = Now() - timedelta(seconds=settings.JOB_LEASE_SECONDS)
+    lapsed = Q(status="running") & (Q(heartbeat_at__lt=expired) | Q(heartbeat_at__isnull=True))
+    return Job.objects.filter(Q(status="queued") | lapsed)
+
+
 def job_claim() -> Job | None:
-    """The oldest queued job, now ours; concurrent workers skip it."""
-    with transaction.atomic():
-        job = (Job.objects.select_for_update(skip_locked=True).filter(status="queued")
-               .order_by("created_at", "id").first())
-        if job is None:
-            return None
-        job.status, job.started_at = "running", timezone.now()
-        job.save(update_fields=["status", "started_at"])
-        return job
+    """The oldest claimable job, now ours; concurrent workers skip it. A job
+    taken over from a dead worker too often is failed here instead."""
+    while True:
+        with transaction.atomic():
+            job = _claimable().select_for_update(skip_locked=True).order_by("created_at", "id").first()
+            if job is None:
+                return None
+            if job.status == "running" and job.attempts >= settings.JOB_MAX_ATTEMPTS:
+                _give_up(job)
+                continue
+            if job.status == "running":
+                log.warning("taking over job %s (%s) from a worker that stopped (start %d of %d)",
+                            job.id, job.kind, job.attempts + 1, settings.JOB_MAX_ATTEMPTS)
+            job.status, job.attempts = "running", job.attempts + 1
+            Job.objects.filter(pk=job.pk).update(status="running", attempts=job.attempts,
+                                                 started_at=Now(), heartbeat_at=Now())
+            job.started_at = timezone.now()
+            return job
+
+
+def _give_up(job: Job) -> None:
+    message = (f"gave up after {job.attempts} starts: the worker running this job stopped each time "
+               "(killed, or out of memory?)")
+    abandon = ABANDON.get(job.kind)
+    if abandon:
+        _load(abandon)(job, message)
+    job.status, job.error, job.finished_at = "failed", message, timezone.now()
+    job.save(update_fields=["status", "error", "finished_at"])
+    transaction.on_commit(lambda: _publish(job))
+
+
+def _load(dotted: str) -> Callable[..., None]:
+    module, _, name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), name)
 
 
 def _handler(kind: str) -> Callable[[Job], None]:
-    module, _, name = HANDLERS[kind].rpartition(".")
-    return getattr(importlib.import_module(module), name)
+    return _load(HANDLERS[kind])
+
+
+def _ours(job: Job) -> QuerySet[Job]:
+    """The job's row while this start still owns it: after a takeover the
+    attempt number differs, and a worker that lost its job writes nothing."""
+    return Job.objects.filter(pk=job.pk, status="running", attempts=job.attempts)
+
+
+@contextmanager
+def _lease(job: Job) -> Iterator[None]:
+    """Renew the job's lease from a thread of its own while the handler runs."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        try:
+            while not stop.wait(settings.JOB_LEASE_SECONDS / 4):
+                try:
+                    _ours(job).update(heartbeat_at=Now())
+                except Exception:  # a database blip: the next renewal may work
+                    log.warning("could not renew the lease of job %s", job.id, exc_info=True)
+                    connection.close()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=renew, name=f"ade-lease-{job.id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def job_run(job: Job) -> Job:
     try:
-        _handler(job.kind)(job)
+        with _lease(job):
+            _handler(job.kind)(job)
     except JobError as exc:
         _finish(job, "failed", str(exc))
     except Exception as exc:  # our bug or an unexpected failure: keep the worker alive
         log.exception("job %s (%s) failed", job.id, job.kind)
         _finish(job, "failed", f"{type(exc).__name__}: {exc}")
     else:
-        job.refresh_from_db(fields=["status"])
+        status = Job.objects.filter(pk=job.pk).values_list("status", flat=True).first()
+        if status is None:
+            return job  # deleted meanwhile (its file was deleted): nothing to report
+        job.status = status
         if job.status == "running":
             _finish(job, "completed", "")
     return job
 
 
 def _finish(job: Job, status: str, error: str) -> None:
-    job.status, job.error, job.finished_at = status, error[:2000], timezone.now()
-    job.save(update_fields=["status", "error", "finished_at"])
+    finished = timezone.now()
+    if not _ours(job).update(status=status, error=error[:2000], finished_at=finished):
+        log.warning("job %s was taken over or deleted; this start's result is dropped", job.id)
+        return
+    job.status, job.error, job.finished_at = status, error[:2000], finished
     _publish(job)
 
 
@@ -91,7 +180,8 @@ def job_progress(job: Job, *, done: int, total: int | None = None) -> None:
     job.done = done
     if total is not None:
         job.total = total
-    Job.objects.filter(pk=job.pk).update(done=job.done, total=job.total)
+    # Progress is also a sign of life: it renews the lease.
+    _ours(job).update(done=job.done, total=job.total, heartbeat_at=Now())
     _publish(job)
 
 
@@ -105,6 +195,20 @@ def _publish(job: Job) -> None:
     from sources.events import publish_job
 
     publish_job(job)
+
+
+def jobs_waiting() -> bool:
+    """Whether a job waits for a worker (queued, or left by a dead one)."""
+    return _claimable().exists()
+
+
+def jobs_poke() -> bool:
+    """The web process's worker loop calls this every poll: start the jobs
+    thread for jobs queued before this process started or left by a dead
+    worker. Jobs run in their own thread, so a long file never delays runs."""
+    if jobs_mode() == "thread" and jobs_waiting():
+        kick()
+    return False
 
 
 def run_pending(max_jobs: int | None = None) -> int:

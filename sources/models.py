@@ -144,7 +144,11 @@ JOB_STATUSES = [("queued", "queued"), ("running", "running"), ("completed", "com
 
 class Job(models.Model):
     """Background work that is not an agent turn (processing a file,
-    re-embedding an archive), claimed by one worker with SKIP LOCKED."""
+    re-embedding an archive), claimed by one worker with SKIP LOCKED.
+
+    A running job holds a lease: its worker renews `heartbeat_at` while the
+    handler runs. A job whose lease ran out belongs to a worker that died; the
+    next claim takes it over (`attempts` counts the starts) or gives it up."""
 
     id = models.CharField(primary_key=True, max_length=64, default=job_id, editable=False)
     kind = models.CharField(max_length=30)
@@ -158,6 +162,8 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -14,6 +14,7 @@ from sources.chunking import chunk_text
 from sources.jobs import JobError, job_progress
 from sources.models import FileAgent, FileContent, Job, SourceFile, SourcePassage
 from sources.parsing import ParseError, parse
+from sources.services import files_changed
 
 EMBED_BATCH = 64
 OPEN_LINES = 100
@@ -52,7 +53,10 @@ def file_process(job: Job) -> None:
 
     file = SourceFile.objects.select_related("source").get(pk=job.file_id)
     source = file.source
+    if file.processing_status == "completed":
+        return  # finished before its worker died; only the job's own ending was lost
     try:
+        _undo(file)  # a job taken over from a worker that died starts over from nothing
         _status(file, "parsing", error_message="")
         job_progress(job, done=0, total=0)
         text = parse(bytes(file.raw or b""), file.file_name, file.file_type)
@@ -70,14 +74,25 @@ def file_process(job: Job) -> None:
             job_progress(job, done=start + len(batch))
         with transaction.atomic():
             _status(file, "completed", raw=None)
-            for agent_id in source.agents.values_list("id", flat=True):
+            agent_ids = list(source.agents.values_list("id", flat=True))
+            for agent_id in agent_ids:
                 _open_for(agent_id, file, text)
+            files_changed(agent_ids)
     except Exception as exc:
         _undo(file)
         message = str(exc) if isinstance(exc, ParseError | JobError) else \
             f"processing {file.file_name} failed: {type(exc).__name__}: {exc}"
         _status(file, "error", error_message=message[:2000])
         raise JobError(message) from exc
+
+
+def file_abandon(job: Job, message: str) -> None:
+    """The job was given up (its workers kept dying): leave the file in `error`
+    with nothing half-written, as any other failure does."""
+    file = SourceFile.objects.filter(pk=job.file_id).first()
+    if file is not None and file.processing_status != "completed":
+        _undo(file)
+        _status(file, "error", error_message=message[:2000])
 
 
 def _open_for(agent_id: str, file: SourceFile, text: str) -> None:

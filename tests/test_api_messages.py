@@ -183,11 +183,12 @@ def test_a_turn_in_between_does_not_fail_a_queued_run(as_alice, fake_llm):
 def test_concurrent_workers_claim_a_run_exactly_once(as_alice, fake_llm):
     from django.db import connection
 
-    from memory.worker import worker_claim
+    from memory.worker import worker_claim, worker_release
 
-    agent = create_agent(as_alice)
+    # Three agents: runs of one agent are claimed one at a time (tests/test_run_claims.py).
+    agents = [create_agent(as_alice) for _ in range(3)]
     runs = [
-        as_alice.post(f"/v1/agents/{agent['id']}/messages/async", HI).json()["id"] for _ in range(3)
+        as_alice.post(f"/v1/agents/{agent['id']}/messages/async", HI).json()["id"] for agent in agents
     ]
     claimed: list[str] = []
     barrier = threading.Barrier(6)
@@ -198,6 +199,7 @@ def test_concurrent_workers_claim_a_run_exactly_once(as_alice, fake_llm):
             run = worker_claim()
             if run is not None:
                 claimed.append(run.id)
+                worker_release(run)
         finally:
             connection.close()
 
