@@ -4,6 +4,7 @@ domain errors to HTTP statuses."""
 import json
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
@@ -14,7 +15,21 @@ from agents.errors import DomainError
 from agents.schemas import HealthOut
 from memory.api import router as memory_router
 from memory.llm.base import ProviderError
+from providers.api import router as providers_router
 from sources.api import router as sources_router
+
+
+def without_nul(value):
+    """Postgres text and jsonb cannot hold NUL characters: a "\\u0000" anywhere in
+    a request failed deep in a query with a 500. Like Letta (and our block and
+    passage services), drop them at the door."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {without_nul(key): without_nul(item) for key, item in value.items()}
+    return value
 
 
 class ObjectParser(Parser):
@@ -25,7 +40,11 @@ class ObjectParser(Parser):
         data = json.loads(request.body)
         if not isinstance(data, dict):
             raise ValueError("the request body must be a JSON object")
-        return data
+        return without_nul(data)
+
+    def parse_querydict(self, data, list_fields, request):
+        # Query strings and form fields (uploaded files are left as they are).
+        return without_nul(super().parse_querydict(data, list_fields, request))
 
 
 BODY_HINT = "Cannot parse request body: send one JSON object, with Content-Type: application/json."
@@ -91,6 +110,19 @@ def provider_error(request, exc: ProviderError):
     )
 
 
+@api.exception_handler(RequestDataTooBig)
+def body_too_big(request, exc: RequestDataTooBig):
+    """Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE; say so
+    (it was a bare 400 page). Files have their own limit and route."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return api.create_response(
+        request,
+        {"detail": f"The request body is over the limit of {limit} bytes; upload files to "
+                   "/v1/folders/{folder_id}/upload instead of inlining them."},
+        status=413,
+    )
+
+
 @api.exception_handler(AuthenticationError)
 def unauthorized(request, exc: AuthenticationError):
     return api.create_response(request, {"detail": UNAUTHORIZED_MESSAGE}, status=401)
@@ -125,3 +157,4 @@ def invalid_request(request, exc: ValidationError):
 api.add_router("/", agents_router)
 api.add_router("/", memory_router)
 api.add_router("/", sources_router)
+api.add_router("/", providers_router)

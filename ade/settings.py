@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "agents",
     "memory",
     "sources",
+    "providers",
 ]
 
 MIDDLEWARE = [
@@ -78,6 +79,7 @@ MIDDLEWARE = [
     # Serves /static/ from the process itself (daphne has no static handler),
     # straight from the source folders, so `make run` needs no collectstatic.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "ade.middleware.nul_in_path",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -194,6 +196,30 @@ API_MAX_MESSAGE_CHARS = envint("ADE_MAX_MESSAGE_CHARS", 100_000)
 SSE_PING_SECONDS = envfloat("ADE_SSE_PING_SECONDS", 20.0)
 INPROCESS_WORKER = envbool("ADE_INPROCESS_WORKER", "True")
 WORKER_POLL_SECONDS = envfloat("ADE_WORKER_POLL_SECONDS", 1.0)
+# Background jobs (files, re-embedding): a worker renews a running job's lease
+# every quarter of it; when a worker dies, its job is taken over once the lease
+# runs out, and given up after JOB_MAX_ATTEMPTS starts (a file that kills workers).
+JOB_LEASE_SECONDS = envfloat("ADE_JOB_LEASE_SECONDS", 60.0)
+JOB_MAX_ATTEMPTS = envint("ADE_JOB_MAX_ATTEMPTS", 3)
+# How long `serve` and `worker` wait for an external database that is still
+# starting (containers started together); 0 fails at once.
+DB_WAIT_SECONDS = envfloat("ADE_DB_WAIT_SECONDS", 0.0)
+
+# Bring-your-own-key providers (/v1/providers) keep their API keys encrypted
+# with this key: a Fernet key or a random string of 32+ characters. Unset, a key
+# derived from SECRET_KEY (see providers/crypto.py for the trade-off). Earlier
+# keys listed in ADE_ENCRYPTION_OLD_KEYS (comma-separated) still decrypt.
+ENCRYPTION_KEY = env("ADE_ENCRYPTION_KEY").strip()
+if ENCRYPTION_KEY and len(ENCRYPTION_KEY) < 32:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("ADE_ENCRYPTION_KEY must be a Fernet key or at least 32 random characters.")
+ENCRYPTION_OLD_KEYS = [k.strip() for k in env("ADE_ENCRYPTION_OLD_KEYS").split(",") if k.strip()]
+# Model endpoints chosen by users (an agent's llm_config.model_endpoint, a BYOK
+# provider's base_url) must be public addresses (SSRF guard) unless listed here:
+# hosts, host:port or CIDR blocks; or private networks are allowed altogether.
+ALLOWED_MODEL_ENDPOINTS = env("ADE_ALLOWED_MODEL_ENDPOINTS")
+ALLOW_PRIVATE_MODEL_ENDPOINTS = envbool("ADE_ALLOW_PRIVATE_MODEL_ENDPOINTS", "False")
 
 LOGGING = {
     "version": 1,

@@ -106,7 +106,7 @@ def create_agent(request, payload: s.AgentIn):
     from memory.turns import agent_create
 
     base_tools_ensure()
-    agent = agent_create(owner=request.auth, **payload.create_kwargs())
+    agent = agent_create(owner=request.auth, **payload.create_kwargs(request.auth))
     if payload.message_buffer_autoclear:
         agent = agent_update(agent=agent, user=request.auth, message_buffer_autoclear=True)
     return s.agent_out(agent)
@@ -158,12 +158,21 @@ def retrieve_agent(request, agent_id: str):
 
 @router.patch("/agents/{agent_id}", response=s.AgentOut, tags=["agents"])
 def modify_agent(request, agent_id: str, payload: s.AgentPatch):
-    """Change only the fields sent. tool_ids / block_ids / message_ids replace the whole set."""
-    from memory.agent_edits import agent_update
+    """Change only the fields sent. tool_ids / block_ids / message_ids replace the whole set.
+    A new `embedding` (or embedding_config) re-embeds the agent's archival memory in the
+    background; follow it with GET /v1/jobs/?agent_id=…"""
+    from django.db import transaction
 
-    agent = agent_update(
-        agent=agent_for(request, agent_id), user=request.auth, **payload.update_kwargs()
-    )
+    from memory.agent_edits import agent_update
+    from memory.reembed import reembed_if_changed
+
+    changes = payload.update_kwargs(request.auth)
+    embedding_sent = "embedding" in changes
+    embedding = changes.pop("embedding", None)
+    with transaction.atomic():
+        agent = agent_update(agent=agent_for(request, agent_id), user=request.auth, **changes)
+        if embedding_sent:
+            reembed_if_changed(agent=agent, embedding=embedding)
     return s.agent_out(agent)
 
 
@@ -418,6 +427,21 @@ def list_models(request, provider_name: str | None = None, provider_type: str | 
                 "max_context_window": info.context_window,
             }
         )
+    from providers.selectors import models_for_user
+
+    for row in models_for_user(user=request.auth):  # the organization's own (BYOK)
+        if provider_name in (None, row["provider_name"]) and provider_type in (
+            None,
+            row["provider_type"],
+        ):
+            out.append(
+                {
+                    **row,
+                    "model": row["name"],
+                    "model_endpoint_type": row["provider_type"],
+                    "max_context_window": row["context_window"],
+                }
+            )
     return out
 
 

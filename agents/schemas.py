@@ -66,6 +66,59 @@ def check_handle(handle: str | None) -> str | None:
     return handle
 
 
+def check_handle_shape(handle: str | None) -> str | None:
+    """A model handle looks like 'provider/model'; which providers exist
+    depends on the user's organization (BYOK), so check_model_handle follows."""
+    from memory.llm.registry import parse_handle
+
+    if handle:
+        parse_handle(handle)  # ValueError says what a handle looks like
+    return handle
+
+
+def check_model_handle(handle: str | None, user: Any = None) -> str | None:
+    """A chat model handle names one of the server's providers, or one of the
+    user's organization's own (/v1/providers): 'my-openai/gpt-4o-mini'."""
+    from agents.errors import InvalidInput
+    from memory.llm.registry import PROVIDER_CLASSES, parse_handle
+
+    if not handle:
+        return handle
+    try:
+        provider, _ = parse_handle(handle)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    if provider in PROVIDER_CLASSES:
+        return handle
+    if user is not None:
+        from providers.selectors import provider_named_for_user
+
+        if provider_named_for_user(user=user, name=provider) is not None:
+            return handle
+    raise InvalidInput(
+        f"unknown provider {provider!r} in {handle!r}; known: {', '.join(sorted(PROVIDER_CLASSES))}, "
+        "or a provider of your organization (/v1/providers)"
+    )
+
+
+def model_endpoint_from(config: dict[str, Any] | None) -> tuple[bool, str | None]:
+    """(sent, value) of llm_config.model_endpoint: an agent's own base URL for
+    its provider. A user-chosen URL, so it passes the SSRF guard here (400)
+    and again before every request; null or "" clears it."""
+    from agents.errors import InvalidInput
+
+    if not config or "model_endpoint" not in config:
+        return False, None
+    value = config["model_endpoint"]
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return True, None
+    if not isinstance(value, str):
+        raise InvalidInput("llm_config.model_endpoint must be a URL string.")
+    from providers.services import endpoint_check
+
+    return True, endpoint_check(value)
+
+
 def valid_handle(handle: str | None) -> str | None:
     """check_handle for handles found inside llm_config / embedding_config."""
     from agents.errors import InvalidInput
@@ -105,11 +158,22 @@ def llm_config_of(agent: Agent) -> dict[str, Any]:
 
     provider, model = parse_handle(agent.model) if agent.model else ("", "")
     settings = {k: v for k, v in (agent.llm_config or {}).items() if k != "context_window"}
+    kind, category = endpoint_type(provider) or "openai", "base"
+    if provider and provider not in ENDPOINT_TYPES:
+        from providers.selectors import provider_in_scope
+
+        row = provider_in_scope(
+            organization_id=agent.organization_id, owner_id=agent.owner_id, name=provider
+        )
+        if row is not None:
+            provider, kind, category = row.name, row.provider_type, "byok"
     return {
         **settings,
         "model": model,
-        "model_endpoint_type": endpoint_type(provider) or "openai",
+        "model_endpoint_type": kind,
+        "model_endpoint": settings.get("model_endpoint") or None,
         "provider_name": provider or None,
+        "provider_category": category,
         "handle": agent.model or None,
         "context_window": context_window_for(agent),
     }
@@ -266,21 +330,27 @@ class AgentIn(Schema):
     secrets: dict[str, str] | None = None
     message_buffer_autoclear: bool | None = None
 
-    @field_validator("model", "embedding")
+    @field_validator("model")
+    @classmethod
+    def handle_shape(cls, value: str | None) -> str | None:
+        return check_handle_shape(value)
+
+    @field_validator("embedding")
     @classmethod
     def known_provider(cls, value: str | None) -> str | None:
         return check_handle(value)
 
-    def create_kwargs(self) -> dict[str, Any]:
-        """agent_create's arguments from Letta's CreateAgent."""
+    def create_kwargs(self, user: Any = None) -> dict[str, Any]:
+        """agent_create's arguments from Letta's CreateAgent; `user`'s
+        organization's providers count as known."""
         from django.conf import settings
 
         model = self.model or handle_from_config(self.llm_config)
         embedding = self.embedding or handle_from_config(
             self.embedding_config, model_key="embedding_model", type_key="embedding_endpoint_type"
         )
-        for handle in (model, embedding):
-            valid_handle(handle)
+        check_model_handle(model, user)
+        valid_handle(embedding)
         top = {
             "max_tokens": self.max_tokens,
             "enable_reasoner": self.enable_reasoner or self.reasoning,
@@ -306,6 +376,9 @@ class AgentIn(Schema):
             "metadata": self.metadata or {},
             "tool_env": self.tool_exec_environment_variables or self.secrets or {},
         }
+        _, endpoint = model_endpoint_from(self.llm_config)
+        if endpoint:
+            kwargs["llm_config"]["model_endpoint"] = endpoint
         if self.agent_type:
             kwargs["agent_type"] = self.agent_type
         return kwargs
@@ -338,14 +411,22 @@ class AgentPatch(Schema):
     compaction_settings: dict[str, Any] | None = None
     response_format: dict[str, Any] | None = None
 
-    @field_validator("model", "embedding")
+    @field_validator("model")
+    @classmethod
+    def handle_shape(cls, value: str | None) -> str | None:
+        return check_handle_shape(value)
+
+    @field_validator("embedding")
     @classmethod
     def known_provider(cls, value: str | None) -> str | None:
         return check_handle(value)
 
-    def update_kwargs(self) -> dict[str, Any]:
-        """agent_update's arguments: only what was sent, in our names."""
+    def update_kwargs(self, user: Any = None) -> dict[str, Any]:
+        """agent_update's arguments: only what was sent, in our names; `user`'s
+        organization's providers count as known."""
         sent = self.model_dump(exclude_unset=True)
+        if sent.get("model"):
+            check_model_handle(sent["model"], user)
         settings_sources = [
             sent.pop("llm_config", None),
             sent.pop("model_settings", None),
@@ -355,11 +436,14 @@ class AgentPatch(Schema):
             },
         ]
         merged = llm_settings(*settings_sources)
+        endpoint_sent, endpoint = model_endpoint_from(self.llm_config)
+        if endpoint_sent:
+            merged["model_endpoint"] = endpoint  # None clears it
         if merged:
             sent["llm_config"] = merged
         config = self.llm_config or {}
         if "model" not in sent and handle_from_config(config) and config.get("handle"):
-            sent["model"] = valid_handle(config["handle"])
+            sent["model"] = check_model_handle(config["handle"], user)
         embedding_config = sent.pop("embedding_config", None)
         if "embedding" not in sent and embedding_config:
             sent["embedding"] = valid_handle(

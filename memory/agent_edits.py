@@ -105,8 +105,8 @@ def _clean_config(agent: Agent, changes: dict[str, Any]) -> dict[str, Any]:
                 f"Unknown timezone {clean['timezone']!r}; use an IANA name like 'Europe/Paris'."
             ) from None
     limit = clean.get("context_window_limit")
-    if limit is not None and limit < 256:
-        raise InvalidInput("context_window_limit must be at least 256 tokens.")
+    if limit is not None and not 256 <= limit <= 2_147_483_647:  # a Postgres integer
+        raise InvalidInput("context_window_limit must be between 256 and 2147483647 tokens.")
     if "llm_config" in clean:
         merged = dict(agent.llm_config or {})
         merged.update(clean["llm_config"] or {})
@@ -229,8 +229,7 @@ def agent_compact(*, agent: Agent) -> dict[str, Any]:
     from memory.engine.tokens import counter_for
     from memory.events import publish_loop_event
     from memory.llm.base import ProviderError
-    from memory.llm.registry import get_provider
-    from memory.turns import provider_config
+    from providers.runtime import agent_provider
 
     if not agent.model:
         raise InvalidInput("This agent has no model to write a summary with; set its model first.")
@@ -238,7 +237,7 @@ def agent_compact(*, agent: Agent) -> dict[str, Any]:
         state = load_agent(agent.id)
         store = store_for(agent)
         try:
-            provider = get_provider(provider_config(), state.provider)
+            provider = agent_provider(agent, state.provider)
         except ProviderError as exc:
             raise InvalidInput(exc.message) from None
         before = len(state.messages)

@@ -120,7 +120,9 @@ class BlockIn(Schema):
 
 
 class BlockPatch(Schema):
-    """Letta's BlockUpdate: only the fields sent are changed."""
+    """Letta's BlockUpdate: only the fields sent are changed. `expected_version`
+    (ours): the `version` you read; if the block changed since (the agent wrote
+    to it), the edit is refused with a 409 instead of overwriting that change."""
 
     value: str | None = None
     label: str | None = Field(default=None, min_length=1, max_length=100)
@@ -129,6 +131,7 @@ class BlockPatch(Schema):
     read_only: bool | None = None
     metadata: dict[str, Any] | None = None
     tags: list[str] | None = None
+    expected_version: int | None = None
 
 
 # --- archival memory --------------------------------------------------------------------------

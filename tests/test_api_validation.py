@@ -4,7 +4,7 @@ wrong, never a 500. Each route family gets malformed bodies and ids."""
 import pytest
 
 from tests.api_helpers import *  # noqa: F403 - fixtures
-from tests.api_helpers import create_agent
+from tests.api_helpers import MODEL, create_agent
 
 # Not an object at all: every route with a body refuses these.
 NOT_OBJECTS = ["{not json", "[]", '"a string"', "null", "42"]
@@ -266,3 +266,130 @@ def test_a_message_to_an_agent_without_a_model_is_refused_up_front(as_alice, set
             {"messages": [{"role": "user", "content": "hi"}], "streaming": streaming},
         )
         assert response.status_code == 422 and "model" in response.json()["detail"]
+
+
+# --- found by tests/test_api_fuzz.py -------------------------------------------------------
+
+
+def test_nul_characters_are_dropped_from_bodies_and_queries(as_alice, ids, fake_llm):
+    """Postgres text and jsonb cannot hold NUL: a "\\u0000" in a block edit, a
+    metadata key, a message or a query filter used to be a 500."""
+    response = as_alice.patch(
+        f"/v1/blocks/{ids['block']}", {"value": "a\x00b", "metadata": {"k\x00": "v\x00"}}
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["value"] == "ab" and response.json()["metadata"] == {"k": "v"}
+    agent = ids["agent"]
+    response = as_alice.post(
+        f"/v1/agents/{agent}/messages", {"messages": [{"role": "user", "content": "hi\x00 there"}]}
+    )
+    assert response.status_code == 200, response.content
+    sent = as_alice.get(f"/v1/agents/{agent}/messages", order="asc").json()
+    assert any(m.get("content") == "hi there" for m in sent if m["message_type"] == "user_message")
+    for path, params in [
+        ("/v1/tools/", {"names": "echo\x00", "search": "\x00"}),
+        ("/v1/blocks/count", {"label": "\x00notes"}),
+        (f"/v1/agents/{agent}/messages", {"before": "message-\x00"}),
+    ]:
+        response = as_alice.get(path, **params)
+        assert response.status_code < 500, (path, response.content[:300])
+    assert as_alice.get("/v1/tools/", names="echo\x00").json()[0]["name"] == "echo"
+
+
+def test_a_nul_character_in_a_path_id_is_not_found(as_alice):
+    for path in ("/v1/agents/agent-%00", "/v1/blocks/%00x", "/v1/runs/run-%00/messages"):
+        response = as_alice.get(path)
+        assert response.status_code == 404, (path, response.content[:300])
+
+
+def test_archival_dates_with_offsets_postgres_refuses_are_read_as_instants(as_alice, ids):
+    """Python parses UTC offsets up to 23:59; Postgres refuses those over 15:59
+    (a 500). The instant is what is stored and searched."""
+    agent = ids["agent"]
+    response = as_alice.post(
+        f"/v1/agents/{agent}/archival-memory",
+        {"text": "an old fact", "created_at": "0372-02-07T16:05:26.5-19:31"},
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()[0]["created_at"].startswith("0372-02-08T11:36:26.5")
+    response = as_alice.get(
+        f"/v1/agents/{agent}/archival-memory/search",
+        query="fact",
+        start_datetime="0372-02-08T23:00:00+23:00",
+        end_datetime="2030-01-01T00:00:00-20:00",
+    )
+    assert response.status_code == 200, response.content
+    assert [hit["content"] for hit in response.json()["results"]] == ["an old fact"]
+    response = as_alice.post(
+        f"/v1/agents/{agent}/archival-memory",
+        {"text": "x", "created_at": "0001-01-01T00:00:00+05:00"},
+    )
+    assert response.status_code == 422 and "created_at" in response.json()["detail"]
+
+
+# --- oversized input ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("route", ["messages", "messages/stream", "messages/async"])
+def test_every_send_route_refuses_an_oversized_message_with_the_limit(
+    as_alice, ids, settings, route
+):
+    settings.API_MAX_MESSAGE_CHARS = 1000
+    response = as_alice.post(
+        f"/v1/agents/{ids['agent']}/{route}",
+        {"messages": [{"role": "user", "content": "x" * 1001}], "streaming": False},
+    )
+    assert response.status_code == 413, response.content
+    assert "1001" in response.json()["detail"] and "1000" in response.json()["detail"]
+
+
+def test_a_block_value_over_its_limit_is_refused_with_the_limit(as_alice, ids):
+    for method, path in [
+        ("patch", f"/v1/blocks/{ids['block']}"),
+        ("patch", f"/v1/agents/{ids['agent']}/core-memory/blocks/human"),
+    ]:
+        response = as_alice.call(method, path, {"value": "x" * 5001, "limit": 5000})
+        assert response.status_code == 413, response.content
+        assert "5001" in response.json()["detail"] and "5000" in response.json()["detail"]
+    response = as_alice.post("/v1/blocks/", {"label": "big", "value": "x" * 101, "limit": 100})
+    assert response.status_code == 413 and "100 character limit" in response.json()["detail"]
+
+
+def test_a_request_body_over_the_size_limit_is_a_413_naming_it(as_alice, ids, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    response = as_alice.patch(f"/v1/blocks/{ids['block']}", {"value": "x" * 20_000})
+    assert response.status_code == 413, response.content
+    assert "10000 bytes" in response.json()["detail"]
+
+
+def test_an_upload_over_the_file_size_limit_is_refused_with_the_limit(as_alice):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from sources.parsing import MAX_FILE_BYTES
+
+    folder = as_alice.post("/v1/folders/", {"name": "big"}).json()
+    upload = SimpleUploadedFile("huge.txt", b"x" * (MAX_FILE_BYTES + 1), "text/plain")
+    response = as_alice.client.post(
+        f"/v1/folders/{folder['id']}/upload", {"file": upload}, **as_alice.headers
+    )
+    assert 400 <= response.status_code < 500, response.content[:300]
+    assert f"{MAX_FILE_BYTES // (1024 * 1024)} MB" in response.json()["detail"]
+    assert as_alice.get(f"/v1/folders/{folder['id']}/files").json() == []
+
+
+def test_numbers_beyond_what_the_database_holds_are_a_4xx(as_alice, ids):
+    """Limits are 32-bit integer columns; 2**31 used to be a 500."""
+    huge = 2**31
+    for method, path, body in [
+        ("post", "/v1/blocks/", {"label": "big", "value": "x", "limit": huge}),
+        ("patch", f"/v1/blocks/{ids['block']}", {"limit": huge}),
+        ("patch", f"/v1/agents/{ids['agent']}/core-memory/blocks/human", {"limit": huge}),
+        ("post", "/v1/agents/", {"name": "Big", "memory_blocks": [{"label": "a", "limit": huge}]}),
+        ("patch", f"/v1/agents/{ids['agent']}", {"context_window_limit": huge}),
+        ("post", "/v1/agents/", {"name": "Big", "model": MODEL, "context_window_limit": huge}),
+        ("patch", f"/v1/tools/{ids['tool']}", {"return_char_limit": huge}),
+        ("post", "/v1/folders/", {"name": "big", "embedding_chunk_size": huge}),
+    ]:
+        response = as_alice.call(method, path, body)
+        assert 400 <= response.status_code < 500, (path, body, response.content[:300])
+        assert response.json()["detail"]

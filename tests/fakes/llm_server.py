@@ -18,6 +18,16 @@ request arrived in, so one script works for every provider:
 When the queue is empty the server answers with `server.default_turn`
 (a reply "ok"), so a test never hangs. Every request is recorded in
 `server.requests`.
+
+Where requests arrive in no fixed order (concurrent turns), a `responder`
+answers each chat request from its content instead, e.g. with a tool call that
+carries a token the user sent; it is asked when the queue is empty, and
+returning None falls back to `default_turn`:
+
+    def respond(req):  # OpenAI wire format here
+        last = req.json["messages"][-1]
+        return reply("saved") if last["role"] == "tool" else tool_call("memory_insert", {...})
+    server.responder = respond
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -688,6 +699,8 @@ class FakeLLMServer:
         self.models = models if models is not None else default_models()
         # Anthropic /count_tokens answer; None = approximate from the body.
         self.count_tokens_value: int | None = None
+        # Answers a chat request from its content when the queue is empty.
+        self.responder: Callable[[RecordedRequest], Turn | None] | None = None
         self.requests: list[RecordedRequest] = []
         self._queues: dict[str, deque[Turn]] = {}
         self._lock = threading.Lock()
@@ -754,11 +767,16 @@ class FakeLLMServer:
         with self._lock:
             return len(self._queues.get(group, ()))
 
-    def next_turn(self, group: str) -> Turn | None:
+    def next_turn(self, group: str, request: RecordedRequest | None = None) -> Turn | None:
         with self._lock:
             queue = self._queues.get(group)
             if queue:
                 return queue.popleft()
+        responder = self.responder
+        if group == "chat" and responder is not None and request is not None:
+            answer = responder(request)
+            if answer is not None:
+                return answer
         return self.default_turn if group == "chat" else None
 
     # --- inspection ------------------------------------------------------
@@ -879,7 +897,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self.owner.record(req)
         try:
-            self._serve(req, action, self.owner.next_turn(group))
+            self._serve(req, action, self.owner.next_turn(group, req))
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             pass
 
