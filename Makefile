@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test install install-dev lint lock clean bench-locomo bench-scale
+.PHONY: run test install install-dev lint lock clean bench bench-locomo bench-scale
 
 $(VENV)/.installed: requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: install-dev
 $(VENV)/.installed-bench: $(VENV)/.installed requirements-bench.lock
 	$(PIP) install -q -r requirements-bench.lock
 	@touch $@
+
+## Server overhead with a ~1 ms fake LLM: latency, CPU, throughput, RSS (BENCH_ARGS="--quick").
+bench: install-dev
+	$(PY) -m bench.server_overhead $(BENCH_ARGS)
 
 ## LoCoMo retrieval benchmark (BENCH_ARGS="--conversations heldout" etc.).
 bench-locomo: install

@@ -1,5 +1,6 @@
 """ASGI entry point: Django for HTTP, Channels for WebSockets (authenticated)."""
 
+import asyncio
 import os
 
 from django.core.asgi import get_asgi_application
@@ -11,11 +12,18 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from memory.events import bind_event_loop  # noqa: E402
 from memory.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+
+async def application(scope, receive, send):
+    # Live events from request threads are sent from the server's own loop.
+    bind_event_loop(asyncio.get_running_loop())
+    return await router(scope, receive, send)

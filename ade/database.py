@@ -51,6 +51,17 @@ def parse_database_url(url: str) -> dict:
     pooled = query.pop("pgbouncer", "").lower() in ("1", "true", "yes")
     if pooled or os.environ.get("ADE_DB_POOLER", "").lower() == "transaction":
         options["prepare_threshold"] = None
+    if _env_flag("ADE_DB_POOL", default=True):
+        # Under ASGI every request runs in a fresh thread, so Django's persistent
+        # connections cannot be reused and each request would pay a new Postgres
+        # backend (a fork, authentication, settings) — milliseconds per request.
+        # A pool hands connections from request to request instead.
+        options["pool"] = {
+            "min_size": int(os.environ.get("ADE_DB_POOL_MIN", "2")),
+            "max_size": int(os.environ.get("ADE_DB_POOL_MAX", "30")),
+            "timeout": float(os.environ.get("ADE_DB_POOL_TIMEOUT", "10")),
+            "reset": release_session_locks,
+        }
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": unquote(parts.path.lstrip("/")) or "postgres",
@@ -59,7 +70,8 @@ def parse_database_url(url: str) -> dict:
         "HOST": host,
         "PORT": str(parts.port or ""),
         "OPTIONS": options,
-        "CONN_MAX_AGE": int(os.environ.get("ADE_DB_CONN_MAX_AGE", "0")),
+        # Persistent connections and the pool exclude each other (Django refuses both).
+        "CONN_MAX_AGE": 0 if "pool" in options else int(os.environ.get("ADE_DB_CONN_MAX_AGE", "0")),
         "CONN_HEALTH_CHECKS": True,
     }
 
@@ -103,3 +115,19 @@ def database_settings(data_dir: Path) -> dict:
         sys.stderr.write(f"Could not start the embedded PostgreSQL in {data_dir}: {exc}\n")
         raise
     return parse_database_url(uri)
+
+
+def _env_flag(name: str, *, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    return value in ("1", "true", "yes", "on")
+
+
+def release_session_locks(conn: object) -> None:
+    """Run by the pool on every connection handed back. A closed connection
+    used to end its Postgres session and with it any advisory lock (an agent's
+    turn lock, a worker's run claim); a pooled one lives on, so a lock a
+    failing request never released must be dropped here or the agent would
+    stay locked."""
+    conn.execute("SELECT pg_advisory_unlock_all()")  # type: ignore[attr-defined]

@@ -2,7 +2,7 @@
 answers in about a millisecond.
 
 Starts the server the way `make run` does (embedded Postgres in a throwaway
-data directory, daphne) plus a fake OpenAI-compatible server on loopback,
+data directory, uvicorn) plus a fake OpenAI-compatible server on loopback,
 then measures over the real /v1 API. Prints one table and writes JSON.
 
     .venv/bin/python -m bench.server_overhead [--quick] [--out var/bench/server_overhead.json]

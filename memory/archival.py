@@ -6,7 +6,7 @@ so a passage added here is embedded and found exactly as one the agent wrote.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -31,18 +31,37 @@ def _tags(tags: list[str] | None) -> list[str]:
     return clean
 
 
+def _in_utc(value: datetime | None, name: str) -> datetime | None:
+    """Postgres refuses UTC offsets beyond 15:59 that Python accepts (a 500
+    before); only the instant matters, so send it in UTC."""
+    if value is None or value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(f"{name} is out of range.") from None
+
+
+def system_mark_stale(agent: Agent) -> None:
+    """Archival counts and tags changed: the agent's next turn recompiles its
+    system prompt (once, however many passages came meanwhile). Recompiling at
+    every insert cost a new system message per passage and broke the provider's
+    prompt cache for nothing while nobody was talking to the agent."""
+    Agent.objects.filter(pk=agent.pk).update(system_fingerprint="")
+
+
 def passage_insert(
     *, agent: Agent, text: str, tags: list[str] | None = None, created_at: datetime | None = None
 ) -> list[m.Passage]:
     """One passage for the whole text, as Letta stores it. Returns a list to
     match Letta's response shape."""
-    from memory.agent_edits import agent_refresh_if_idle
     from memory.llm.base import ProviderError
     from memory.turns import store_for
 
     text = (text or "").replace("\x00", "")
     if not text.strip():
         raise InvalidInput("A passage needs non-empty text.")
+    created_at = _in_utc(created_at, "created_at")
     if len(text) > settings.API_MAX_MESSAGE_CHARS:
         raise LimitExceeded(
             f"Passage text is {len(text)} characters, over the limit of "
@@ -56,19 +75,17 @@ def passage_insert(
         raise InvalidInput(
             f"Could not embed the passage with {agent.embedding}: {exc.message}"
         ) from None
-    # The prompt shows archival counts and tags.
-    agent_refresh_if_idle(agent.id, force=True)
+    # The prompt shows archival counts and tags: its next turn recompiles it.
+    system_mark_stale(agent)
     return [m.Passage.objects.get(pk=passage_id)]
 
 
 def passage_delete(*, agent: Agent, passage_id: str) -> None:
-    from memory.agent_edits import agent_refresh_if_idle
-
     passage = agent_passages(agent=agent).filter(pk=passage_id).first()
     if passage is None:
         raise NotFound(f"Passage {passage_id} not found in this agent's archival memory.")
     m.Passage.objects.filter(pk=passage.pk).delete()
-    agent_refresh_if_idle(agent.id, force=True)
+    system_mark_stale(agent)
 
 
 def passage_search(
@@ -95,6 +112,7 @@ def passage_search(
     zone = prompts.zone(agent.timezone or "UTC")
     start = start.replace(tzinfo=zone) if start and start.tzinfo is None else start
     end = end.replace(tzinfo=zone) if end and end.tzinfo is None else end
+    start, end = _in_utc(start, "start_datetime"), _in_utc(end, "end_datetime")
     if start and end and start > end:
         raise InvalidInput("start_datetime is after end_datetime.")
     try:

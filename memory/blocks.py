@@ -7,13 +7,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Max
 
 from agents.errors import Conflict, InvalidInput, LimitExceeded, NotFound
 from agents.models import Agent, User
 from memory.models import AgentBlock, Block, BlockHistory
 
 LABEL_MAX = 100
+LIMIT_MAX = 2_147_483_647  # the column is a Postgres integer: more was a 500
 
 
 def _clean_value(value: str) -> str:
@@ -56,8 +57,8 @@ def block_create(
     label = _validate_label(label)
     value = _clean_value(value or "")
     limit = limit if limit is not None else settings.DEFAULT_BLOCK_LIMIT
-    if limit <= 0:
-        raise InvalidInput("Block limit must be a positive number of characters.")
+    if not 0 < limit <= LIMIT_MAX:
+        raise InvalidInput(f"Block limit must be between 1 and {LIMIT_MAX} characters.")
     check_limit(value=value, limit=limit)
     block = Block.objects.create(
         label=label, value=value, limit=limit, description=description or "", read_only=read_only,
@@ -95,8 +96,8 @@ def block_update(
         changes["label"] = _validate_label(changes["label"])
     for key, val in changes.items():
         setattr(locked, key, val)
-    if locked.limit <= 0:
-        raise InvalidInput("Block limit must be a positive number of characters.")
+    if not 0 < locked.limit <= LIMIT_MAX:
+        raise InvalidInput(f"Block limit must be between 1 and {LIMIT_MAX} characters.")
     check_limit(value=locked.value, limit=locked.limit)
     if "label" in changes:
         clash = AgentBlock.objects.filter(
@@ -105,9 +106,10 @@ def block_update(
         if clash.exists():
             raise Conflict(f"An agent using this block already has a block labelled {locked.label!r}.")
         AgentBlock.objects.filter(block=locked).update(label=locked.label)
-    locked.version = F("version") + 1
+    # The row is locked (SELECT … FOR UPDATE above), so nobody else can bump
+    # the version meanwhile: no need to read it back.
+    locked.version += 1
     locked.save()
-    locked.refresh_from_db()
     _record_history(locked, actor_type=actor_type, actor_id=actor_id, reason=reason or "edited")
     block.__dict__.update({k: getattr(locked, k) for k in ("label", "value", "limit", "description",
                                                           "read_only", "metadata", "tags", "version")})

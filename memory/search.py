@@ -31,7 +31,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from django.contrib.postgres.search import SearchVectorField
 from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 
 from agents.models import Agent as AgentRow
 from memory import models as m
@@ -67,7 +69,13 @@ ANN_MIN_PASSAGES = 20_000
 # ...and at least this share of the table: a filter matching fewer rows would
 # make iterative scans walk most of the graph (and stop at max_scan_tuples).
 ANN_MIN_SHARE = 0.02
+# HNSW's recall at a fixed ef_search falls as its graph grows (bench/archival_scale:
+# ef 100 finds 0.96-1.0 of the true top 10 at 100k rows but 0.89 at 1M, ef 200
+# 0.94), so the search widens with the table: ef = rows / 2,500 within [100, 400].
 HNSW_EF_SEARCH = 100
+HNSW_EF_SEARCH_MAX = 400
+HNSW_ROWS_PER_EF = 2_500
+HNSW_EF_FIXED: int | None = None  # the benchmark's sweep pins it
 HNSW_MAX_SCAN_TUPLES = 50_000
 # A large scope's full-text search ranks about this many rows at most (the
 # rows of its rarest query words), and never more than the cap.
@@ -176,17 +184,35 @@ def index_archives(archive_ids: Sequence[str]) -> None:
             {**_params(), "archives": list(archive_ids)})
 
 
+def message_vector_expression(text: str, created_at: Any, previous: list[str]) -> RawSQL:
+    """The search vector of a new message, to be written with its INSERT (no
+    second statement): its own words and date as weight A, the searchable
+    message before it as B and the one before that as D, as index_messages
+    computes them."""
+    date = _date_sql("%s::timestamptz") if INDEX_DATES else "''"
+    before = previous[-1] if previous else ""
+    before2 = previous[-2] if len(previous) > 1 else ""
+    params: list[Any] = ([TS_CONFIG, created_at] if INDEX_DATES else [TS_CONFIG]) + [
+        text, TS_CONFIG, before, TS_CONFIG, before2]
+    return RawSQL(
+        f"setweight(to_tsvector(%s::regconfig, {date} || ' ' || %s), 'A')"
+        " || setweight(to_tsvector(%s::regconfig, %s), 'B')"
+        " || setweight(to_tsvector(%s::regconfig, %s), 'D')",
+        params, output_field=SearchVectorField())
+
+
 def index_messages(agent_id: str, items: Sequence[tuple[str, str]]) -> None:
     """Search vectors for new messages, given as (id, searchable text) in order:
     each is indexed with the two searchable messages before it. Earlier
-    neighbours only, so old rows are never rewritten."""
+    neighbours only, so old rows are never rewritten. (The turn store writes the
+    same vectors with the INSERT when it has the neighbours at hand.)"""
     items = [(i, t) for i, t in items if t]
     if not items:
         return
     new_ids = [i for i, _ in items]
-    previous = (m.Message.objects.filter(agent_id=agent_id, search_vector__isnull=False)
-                .exclude(pk__in=new_ids).order_by("-sequence_id")[:2])
-    texts = [searchable_text(message_from_row(r)) for r in reversed(list(previous))]
+    rows = (m.Message.objects.filter(agent_id=agent_id, search_vector__isnull=False)
+            .exclude(pk__in=new_ids).order_by("-sequence_id")[:2])
+    texts = [searchable_text(message_from_row(r)) for r in reversed(list(rows))]
     rows = []
     for message_id, text in items:
         rows.append({**_params(), "id": message_id, "own": text,
@@ -359,6 +385,13 @@ def _vector_literal(vector: Sequence[float]) -> str:
     return "[" + ",".join(repr(float(x)) for x in vector) + "]"
 
 
+def hnsw_ef_search() -> int:
+    if HNSW_EF_FIXED:
+        return int(HNSW_EF_FIXED)
+    rows = table_lexeme_stats("memory_passage").rows
+    return int(min(HNSW_EF_SEARCH_MAX, max(HNSW_EF_SEARCH, rows / HNSW_ROWS_PER_EF)))
+
+
 def dense_scores(table: str, where: str, params: dict[str, Any], vector: Sequence[float],
                  *, use_index: bool, limit: int = CANDIDATES) -> dict[str, float]:
     """id → cosine similarity of the `limit` nearest rows of this vector's size."""
@@ -370,7 +403,7 @@ def dense_scores(table: str, where: str, params: dict[str, Any], vector: Sequenc
         if indexed:
             # The expression must be exactly the index's for the planner to use it;
             # relaxed order + an outer sort by exact distance keeps results right.
-            cursor.execute(f"SET LOCAL hnsw.ef_search = {int(HNSW_EF_SEARCH)}")
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {hnsw_ef_search()}")
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             cursor.execute(f"SET LOCAL hnsw.max_scan_tuples = {int(HNSW_MAX_SCAN_TUPLES)}")
             distance = f"(t.embedding::{kind}({dim})) <=> %(qv)s::{kind}({dim})"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,8 +27,14 @@ from agents.models import Agent, Tool, User
 from memory import models as m
 from memory.blocks import block_attach, block_create
 from memory.engine import prompts
-from memory.engine.context import CompiledSystem, ContextOverview, overview
-from memory.engine.loop import AgentLoop, LoopConfig, refresh_system
+from memory.engine.context import (
+    CompiledSystem,
+    ContextOverview,
+    compile_system,
+    overview,
+    system_fingerprint,
+)
+from memory.engine.loop import AgentLoop, LoopConfig, build_compile_input, refresh_system
 from memory.engine.rules import parse_rules
 from memory.engine.state import ApprovalDecision, Emit, TurnInputError, TurnResult
 from memory.engine.store import DjangoTurnStore, load_agent
@@ -119,8 +126,8 @@ def agent_create(
                 parse_handle(handle)
             except ValueError as exc:
                 raise InvalidInput(str(exc)) from None
-    if context_window_limit is not None and context_window_limit < 256:
-        raise InvalidInput("context_window_limit must be at least 256 tokens.")
+    if context_window_limit is not None and not 256 <= context_window_limit <= 2_147_483_647:
+        raise InvalidInput("context_window_limit must be between 256 and 2147483647 tokens.")
     try:
         rules = parse_rules(tool_rules or [])
     except ValueError as exc:
@@ -197,16 +204,34 @@ def _resolve_tools(owner: User, names: list[str], tool_ids: list[str]) -> list[T
 # --- sending messages ------------------------------------------------------------------
 
 
+_local_turn_locks: dict[str, threading.Lock] = {}
+_local_turn_locks_guard = threading.Lock()
+
+
 @contextmanager
 def agent_turn_lock(agent_id: str) -> Iterator[None]:
-    """Serialize turns of one agent across threads and processes."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [agent_id])
+    """Serialize turns of one agent across threads and processes.
+
+    Threads of this process queue on a local lock first, with their database
+    connection handed back: each waiting on the advisory lock held one, so 30
+    messages queued for one agent took the whole pool (tests/test_concurrent_sends.py),
+    later requests failed after the pool timeout and every other request waited."""
+    with _local_turn_locks_guard:
+        local = _local_turn_locks.setdefault(agent_id, threading.Lock())
+    if not local.acquire(blocking=False):
+        if not connection.in_atomic_block:
+            connection.close()  # back to the pool while we wait; reconnects after
+        local.acquire()
     try:
-        yield
-    finally:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [agent_id])
+            cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [agent_id])
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [agent_id])
+    finally:
+        local.release()
 
 
 def user_message(text: str, *, tz: str, name: str | None = None, otid: str | None = None) -> Message:
@@ -242,13 +267,7 @@ def message_send(
         config.max_steps = max_steps
     started = time.monotonic_ns()
     with agent_turn_lock(agent.id):
-        # Any other run still "running" for this agent holds no lock, so it died.
-        # Queued background runs (/messages/async) are waiting for a worker, not dead.
-        m.Run.objects.filter(agent=agent, status__in=["running", "created"]).exclude(pk=run.pk).exclude(
-            background=True, status="created").update(
-            status="failed", stop_reason="error", error="The server stopped before this run finished.",
-            completed_at=timezone.now())
-        m.Run.objects.filter(pk=run.pk).update(status="running")
+        _start_run(run, agent)
         state = load_agent(agent.id)
         try:
             result = _run_loop(state, agent, run, texts, approvals, emit, config)
@@ -267,12 +286,29 @@ def message_send(
     return result
 
 
+def _start_run(run: m.Run, agent: Agent) -> None:
+    """Mark this run running and, in the same statement, any other run of the
+    agent still "running" as failed: we hold the agent's lock, so its process
+    died. Runs still "created" are waiting for the lock (a send queued behind
+    this one, a background run for a worker), not dead."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """UPDATE memory_run SET
+                   status = CASE WHEN id = %(run)s THEN 'running' ELSE 'failed' END,
+                   stop_reason = CASE WHEN id = %(run)s THEN '' ELSE 'error' END,
+                   error = CASE WHEN id = %(run)s THEN '' ELSE %(error)s END,
+                   completed_at = CASE WHEN id = %(run)s THEN NULL ELSE now() END
+               WHERE id = %(run)s OR (agent_id = %(agent)s AND status = 'running')""",
+            {"run": run.pk, "agent": agent.pk, "error": "The server stopped before this run finished."})
+
+
 def _run_loop(state: Any, agent: Agent, run: m.Run, texts: list[str],
               approvals: list[ApprovalDecision] | None, emit: Emit | None, config: LoopConfig) -> TurnResult:
-    from memory.llm.registry import get_provider
+    from providers.runtime import agent_provider
 
     try:
-        provider = get_provider(provider_config(), state.provider)
+        # The server's provider, the organization's own (BYOK), or the agent's model_endpoint.
+        provider = agent_provider(agent, state.provider)
     except ProviderError as exc:
         return TurnResult(run_id=run.id, messages=[], stop_reason=StopReason.LLM_API_ERROR, usage=Usage(),
                           step_count=0, error=exc.message, error_type=exc.kind)
@@ -324,9 +360,16 @@ def context_overview(*, agent: Agent) -> ContextOverview:
     store = store_for(agent)
     if not state.messages:
         refresh_system(state, store, datetime.now(UTC), force=True)
-    system = state.messages[0]
-    sections = system.meta.get("sections") or {}
-    compiled = CompiledSystem(text=system.text, sections=sections)
     stats = store.refresh_stats(state)
+    inp = build_compile_input(state)
+    if state.fingerprint != system_fingerprint(inp):
+        # The stored prompt is out of date (e.g. passages were added): show the
+        # one the next turn will compile and send, without storing it here.
+        state.stats = stats
+        state.stats.last_recompiled = datetime.now(UTC)
+        compiled = compile_system(build_compile_input(state))
+    else:
+        system = state.messages[0]
+        compiled = CompiledSystem(text=system.text, sections=system.meta.get("sections") or {})
     counter = counter_for(state.model)
     return overview(compiled, state.messages[1:], state.tools, stats, state.context_window, counter)

@@ -1,4 +1,4 @@
-"""Under ASGI (daphne in `make run`) the SSE stream must flow event by event:
+"""Under ASGI (uvicorn in `make run`) the SSE stream must flow event by event:
 Django buffers a synchronous iterator there, so the API hands it an async one."""
 
 import json

@@ -203,9 +203,11 @@ class AgentLoop:
 
         tool_started = time.monotonic_ns()
         with self.store.atomic():
-            # Lock this agent's blocks and read their current values, so a person
-            # editing a shared block meanwhile is neither overwritten nor lost.
-            self.store.lock_blocks(self.agent)
+            if assistant.tool_calls:
+                # Lock this agent's blocks and read their current values, so a person
+                # editing a shared block meanwhile is neither overwritten nor lost.
+                # A plain reply touches no block and needs no lock.
+                self.store.lock_blocks(self.agent)
             ctx = self._tool_context()
             if self.agent.agent_type in HEARTBEAT_TYPES:
                 self._memgpt_step(assistant, response, ctx, outcome, last_step)
@@ -639,7 +641,7 @@ def build_compile_input(agent: AgentState) -> CompileInput:
     return CompileInput(
         agent_id=agent.id, agent_type=agent.agent_type, system_template=agent.system_template,
         blocks=agent.blocks, tools=agent.tools, tool_rules=effective_rules(agent), stats=agent.stats,
-        timezone=agent.timezone, line_numbers=line_numbers,
+        timezone=agent.timezone, line_numbers=line_numbers, directories=agent.directories,
     )
 
 

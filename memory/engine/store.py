@@ -4,12 +4,15 @@ implementation of what the loop asks of storage (TurnStore, MemoryBackend)."""
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 
 from agents import ids
 from agents.models import Agent as AgentRow
@@ -21,6 +24,8 @@ from memory.engine.state import AgentState, StepRecord
 from memory.engine.types import (
     AgentType,
     Block,
+    Directory,
+    DirectoryFile,
     LLMSettings,
     MemoryStats,
     Message,
@@ -121,25 +126,114 @@ def context_window_for(row: AgentRow) -> int:
 def load_agent(agent_id: str) -> AgentState:
     from memory.llm.registry import parse_handle
 
-    row = AgentRow.objects.get(pk=agent_id)
+    # Whether any folder is attached rides along, so agents without files
+    # (most of them) skip the directories query.
+    row = AgentRow.objects.annotate(has_folders=Exists(
+        AgentRow.sources.through.objects.filter(agent_id=OuterRef("pk")))).get(pk=agent_id)
     provider, model = parse_handle(row.model) if row.model else ("", "")
     links = m.AgentBlock.objects.filter(agent=row).select_related("block").order_by("position", "id")
     window_ids = list(row.message_ids or [])
-    by_id = {r.id: r for r in m.Message.objects.filter(pk__in=window_ids)}
+    by_id = _window_messages(window_ids)
     state = AgentState(
         id=row.id, name=row.name, agent_type=AgentType(row.agent_type), system_template=row.system,
         provider=provider, model=model, handle=row.model, settings=llm_settings_from(row.llm_config),
         context_window=context_window_for(row), timezone=row.timezone or "UTC",
-        tools=[tool_def_from_row(t) for t in row.tools.all().order_by("name")],
+        tools=_agent_tools(row),
         tool_rules=parse_rules(row.tool_rules or []),
         blocks=[block_from_row(link.block, link.label) for link in links],
-        messages=[message_from_row(by_id[i]) for i in window_ids if i in by_id],
+        messages=[by_id[i] for i in window_ids if i in by_id],
         fingerprint=row.system_fingerprint, stats=MemoryStats(),
         tool_env={k: str(v) for k, v in (row.tool_exec_environment_variables or {}).items()},
         enforce_block_limits=settings.BLOCK_LIMIT_POLICY == "enforce",
         compaction=row.compaction_settings or {},
     )
+    state.directories = load_directories(row.id) if row.has_folders else []
     return state
+
+
+def load_directories(agent_id: str) -> list[Directory]:
+    """The folders attached to the agent and its view of their files, as the
+    context compiler renders them under <directories>."""
+    from sources.selectors import agent_directories
+
+    return [
+        Directory(name=d["name"], description=d["description"], instructions=d["instructions"],
+                  files=[DirectoryFile(name=f["file_name"], is_open=f["is_open"],
+                                       visible=f["visible_content"], offset=f["offset"])
+                         for f in d["files"]])
+        for d in agent_directories(agent_id=agent_id)
+    ]
+
+
+# Stored messages never change (a new window lists new ids), so each process
+# keeps the parsed form of recently used ones: loading a long window then costs
+# one narrow query instead of decoding every message's JSON again on every step.
+# The loop may annotate the objects it is given (meta, token counts), so callers
+# get shallow copies and the cached originals stay as stored.
+_MESSAGE_CACHE: OrderedDict[str, Message] = OrderedDict()
+_MESSAGE_CACHE_SIZE = 5_000
+_message_cache_lock = threading.Lock()
+
+
+def _window_messages(window_ids: list[str]) -> dict[str, Message]:
+    with _message_cache_lock:
+        cached = {i: _MESSAGE_CACHE[i] for i in window_ids if i in _MESSAGE_CACHE}
+        for i in cached:
+            _MESSAGE_CACHE.move_to_end(i)
+    missing = [i for i in window_ids if i not in cached]
+    if missing:
+        loaded = {r.id: message_from_row(r) for r in m.Message.objects.filter(pk__in=missing)}
+        with _message_cache_lock:
+            _MESSAGE_CACHE.update(loaded)
+            while len(_MESSAGE_CACHE) > _MESSAGE_CACHE_SIZE:
+                _MESSAGE_CACHE.popitem(last=False)
+        cached.update(loaded)
+    return {i: _shallow_copy(msg) for i, msg in cached.items()}
+
+
+# Tool definitions change only with their row's updated_at, so their decoded
+# schemas are kept per process too (the engine treats ToolDefs as read-only).
+_TOOL_CACHE: dict[str, tuple[Any, ToolDef]] = {}
+
+
+def _agent_tools(row: AgentRow) -> list[ToolDef]:
+    current = list(row.tools.order_by("name").values_list("id", "updated_at"))
+    stale = [tid for tid, stamp in current if _TOOL_CACHE.get(tid, (None,))[0] != stamp]
+    if stale:
+        if len(_TOOL_CACHE) > 10_000:  # deleted tools' entries are never asked for again
+            _TOOL_CACHE.clear()
+        for tool in ToolRow.objects.filter(pk__in=stale):
+            _TOOL_CACHE[tool.id] = (tool.updated_at, tool_def_from_row(tool))
+    return [_TOOL_CACHE[tid][1] for tid, _ in current if tid in _TOOL_CACHE]
+
+
+def _shallow_copy(msg: Message) -> Message:
+    # Cheaper than dataclasses.replace (no __init__), which showed in profiles
+    # for windows of hundreds of messages.
+    copy = object.__new__(Message)
+    copy.__dict__.update(msg.__dict__)
+    copy.content = list(msg.content)
+    copy.meta = dict(msg.meta) if msg.meta else {}
+    return copy
+
+
+def _searchable_before(window: list[Message] | None, new: list[Message]) -> list[str] | None:
+    """The searchable texts of the two messages before `new` in the window (the
+    neighbours recall indexing needs), or None when the window cannot tell."""
+    if not window or not new:
+        return None
+    try:
+        start = next(i for i, msg in enumerate(window) if msg is new[0])
+    except StopIteration:
+        return None
+    texts: list[str] = []
+    for msg in reversed(window[:start]):
+        text = searchable_text(msg)
+        if text:
+            texts.insert(0, text)
+            if len(texts) == 2:
+                return texts
+    return None
 
 
 # --- persistence for the loop ------------------------------------------------------------
@@ -150,6 +244,7 @@ class DjangoTurnStore:
         from memory.search import PostgresMemoryBackend
 
         self.backend = PostgresMemoryBackend(embed=embed, embedding_model=embedding_model)
+        self._locked_rows: dict[str, m.Block] = {}
 
     def atomic(self) -> Any:
         return transaction.atomic()
@@ -160,25 +255,35 @@ class DjangoTurnStore:
     def new_step_id(self) -> str:
         return ids.step_id()
 
-    def _insert(self, agent_id: str, messages: list[Message]) -> None:
-        rows = [message_to_row(msg, agent_id) for msg in messages]
-        m.Message.objects.bulk_create(rows)
-        from memory.search import index_messages
+    def _insert(self, agent_id: str, messages: list[Message], window: list[Message] | None = None) -> None:
+        from memory.search import index_messages, message_vector_expression
 
+        rows = [message_to_row(msg, agent_id) for msg in messages]
         items = [(row.id, searchable_text(msg)) for row, msg in zip(rows, messages, strict=True)]
-        index_messages(agent_id, items)
+        previous = _searchable_before(window, messages)
+        if previous is not None:
+            # The neighbours are at hand: each search vector goes in with its row.
+            for row, (_, text) in zip(rows, items, strict=True):
+                if text:
+                    row.search_vector = message_vector_expression(text, row.created_at, previous)
+                    previous = [*previous, text][-2:]
+        m.Message.objects.bulk_create(rows)
+        if previous is None:
+            index_messages(agent_id, items)
         self.backend.embed_messages_later(agent_id, items)
 
     def _save_window(self, agent: AgentState) -> None:
         AgentRow.objects.filter(pk=agent.id).update(
             message_ids=[msg.id for msg in agent.messages], system_fingerprint=agent.fingerprint)
 
-    @transaction.atomic
+    # No savepoints: when these run inside the loop's step transaction a failure
+    # fails the whole step anyway, and each savepoint costs two round trips.
+    @transaction.atomic(savepoint=False)
     def save_messages(self, agent: AgentState, messages: list[Message]) -> None:
-        self._insert(agent.id, messages)
+        self._insert(agent.id, messages, agent.messages)
         self._save_window(agent)
 
-    @transaction.atomic
+    @transaction.atomic(savepoint=False)
     def save_system(self, agent: AgentState, system: Message, fingerprint: str) -> None:
         self._insert(agent.id, [system])
         if agent.messages and agent.messages[0].role == "system":
@@ -200,12 +305,12 @@ class DjangoTurnStore:
             response_json=step.response, llm_ns=step.llm_ns, tool_ns=step.tool_ns, step_ns=step.step_ns,
         )
 
-    @transaction.atomic
+    @transaction.atomic(savepoint=False)
     def commit_step(self, agent: AgentState, step: StepRecord | None, messages: list[Message],
                     changed_blocks: list[Block]) -> None:
         if step is not None:
             self._step_row(agent, step).save(force_insert=True)
-        self._insert(agent.id, messages)
+        self._insert(agent.id, messages, agent.messages)
         for block in changed_blocks:
             self._write_block(agent, block)
         self._save_window(agent)
@@ -214,6 +319,7 @@ class DjangoTurnStore:
         links = list(m.AgentBlock.objects.filter(agent_id=agent.id).order_by("position", "id"))
         rows = {r.id: r for r in m.Block.objects.select_for_update().filter(
             pk__in=[link.block_id for link in links]).order_by("id")}
+        self._locked_rows = rows  # what _write_block compares against, this step
         agent.blocks = [block_from_row(rows[link.block_id], link.label) for link in links
                         if link.block_id in rows]
 
@@ -226,7 +332,7 @@ class DjangoTurnStore:
             block_attach(agent=AgentRow.objects.get(pk=agent.id), block=row)
             block.id, block.version = row.id, row.version
             return
-        row = m.Block.objects.get(pk=block.id)
+        row = self._locked_rows.get(block.id) or m.Block.objects.get(pk=block.id)
         if (row.value, row.limit, row.description) == (block.value, block.limit, block.description):
             return
         # Rows are locked since lock_blocks(); the version check is a second guard.

@@ -82,8 +82,11 @@ def live_url(django_db_setup, django_db_blocker, llm):
     from django.db import connections
 
     with django_db_blocker.unblock():
-        # The child must not share the parent's database sockets.
+        # The child must not share the parent's database sockets, nor its
+        # connection pool (whose worker threads a forked child does not have).
         connections.close_all()
+        for connection in connections.all():
+            connection.close_pool()
         server = DaphneProcess("127.0.0.1", partial(_application))
         server.start()
         if not server.ready.wait(timeout=30):

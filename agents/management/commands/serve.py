@@ -1,19 +1,24 @@
-"""Start the ADE the way `make run` and the container do: check the database,
-migrate, make sure an admin exists, then serve ASGI with daphne."""
+"""Start the ADE the way `make run` and the container do: wait for the
+database, create pgvector when allowed, migrate, make sure an admin exists,
+collect static files, start the background worker thread, then serve ASGI
+with uvicorn."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sys
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connection, transaction
 
-from agents.startup import DatabaseNotReady, ensure_vector_extension
+from agents.startup import DatabaseNotReady, ensure_vector_extension, wait_for_database
 
 
 class Command(BaseCommand):
-    help = "Check the database, apply migrations, create the first admin, and serve the ADE."
+    help = "Prepare the database, create the first admin, and serve the ADE."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=settings.HOST)
@@ -22,17 +27,19 @@ class Command(BaseCommand):
                             help="Prepare the database and admin, then exit without serving.")
 
     def handle(self, *args, host: str, port: int, check_only: bool, **options):
+        if not check_only and "MALLOC_ARENA_MAX" not in os.environ:
+            # glibc gives each thread that allocates its own arena (up to 8 per
+            # core) and keeps their freed memory: with a turn per thread, RSS
+            # grew by a third under load. Two arenas must be set before the
+            # process starts, so start again with it.
+            os.environ["MALLOC_ARENA_MAX"] = "2"
+            os.execv(sys.executable, [sys.executable, *sys.argv])
         try:
-            ensure_vector_extension()
+            wait_for_database(settings.DB_WAIT_SECONDS, say=self.stdout.write)
+            generated, user = self._prepare_database()
         except DatabaseNotReady as exc:
             self.stderr.write(self.style.ERROR(str(exc)))
             sys.exit(2)
-        call_command("migrate", interactive=False, verbosity=0)
-        from agents.services import admin_ensure
-        from memory.services import base_tools_sync
-
-        base_tools_sync()
-        user, generated = admin_ensure()
         if generated:
             self.stdout.write(self.style.WARNING(
                 f"\nCreated the admin user {user.username!r} with the password: {generated}\n"
@@ -41,14 +48,67 @@ class Command(BaseCommand):
         if check_only:
             self.stdout.write("Database ready.")
             return
-        if settings.INPROCESS_WORKER:
-            # Pick up async runs queued before this start (and any that follow).
-            from memory.worker import wake_inprocess_worker
-
-            wake_inprocess_worker()
+        self._collect_static()
+        self._start_background_work()
         self.stdout.write(f"ADE serving on http://{host}:{port}/  (admin: /admin/, API: /v1/docs)")
         sys.stdout.flush()
-        from daphne.cli import CommandLineInterface
+        self._serve(host, port)
 
-        CommandLineInterface().run(["-b", host, "-p", str(port), "--proxy-headers",
-                                    "ade.asgi:application"])
+    def _serve(self, host: str, port: int) -> None:
+        """uvicorn with uvloop and httptools: per request it costs a fraction of
+        the CPU daphne/Twisted did (measured in bench/server_overhead.py), which
+        on two cores is the difference between the server and the model being
+        the bottleneck. Forwarded headers are trusted from FORWARDED_ALLOW_IPS
+        (default: any peer, as behind a reverse proxy or a container network)."""
+        import uvicorn
+
+        uvicorn.run(
+            "ade.asgi:application", host=host, port=port, loop="uvloop", http="httptools",
+            ws="websockets", lifespan="off", proxy_headers=True,
+            forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "*"),
+            log_level=os.environ.get("ADE_LOG_LEVEL", "INFO").lower(),
+            access_log=os.environ.get("ADE_ACCESS_LOG", "1").lower() not in ("0", "false", "no", "off"),
+            timeout_graceful_shutdown=10,
+        )
+
+    def _prepare_database(self):
+        """One transaction under a transaction-scoped advisory lock: replicas
+        starting together migrate one after the other (the rest find nothing
+        to do), and the lock cannot outlive the transaction behind a pooler."""
+        from agents.services import admin_ensure
+        from memory.services import base_tools_sync
+
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('ade.serve.prepare', 0))")
+            ensure_vector_extension()
+            call_command("migrate", interactive=False, verbosity=0)
+            base_tools_sync()
+            user, generated = admin_ensure()
+        return generated, user
+
+    def _collect_static(self) -> None:
+        """Copy static files to STATIC_ROOT for a proxy or CDN to serve. The app
+        serves them from the source folders anyway (whitenoise finders), so a
+        read-only data directory only earns a warning."""
+        try:
+            settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+            # Processes sharing a data directory would copy over each other.
+            with open(settings.STATIC_ROOT.parent / ".collectstatic.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                call_command("collectstatic", interactive=False, verbosity=0)
+        except OSError as exc:
+            self.stderr.write(self.style.WARNING(f"Static files not collected ({exc}); serving them anyway."))
+
+    def _start_background_work(self) -> None:
+        """Work queued before this start (or left by a process that died) is
+        picked up now: the worker thread for runs, which also starts the jobs
+        thread whenever jobs wait (ADE_JOBS=thread). With ADE_INPROCESS_WORKER
+        off and ADE_JOBS=worker, `manage.py worker` processes do both."""
+        from memory.worker import wake_inprocess_worker
+        from sources.jobs import jobs_mode, kick
+
+        if settings.INPROCESS_WORKER:
+            wake_inprocess_worker()
+        elif jobs_mode() == "thread":
+            kick()
