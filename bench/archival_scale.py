@@ -41,6 +41,9 @@ DEFAULT_SIZES = "1k,100k,agents-small"
 
 
 LATENT_DIM = 32
+# The graph's build parameters (the migrations build the app's indexes the same way).
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 64
 
 
 class Synthetic:
@@ -179,7 +182,8 @@ def run_case(name: str, owner: Any, data: Synthetic, queries: int,
     t0 = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE INDEX passage_hnsw_{DIM} ON memory_passage USING hnsw "
-                       f"((embedding::vector({DIM})) vector_cosine_ops) WHERE embedding_dim = {DIM}")
+                       f"((embedding::vector({DIM})) vector_cosine_ops) WITH (m = {HNSW_M}, "
+                       f"ef_construction = {HNSW_EF_CONSTRUCTION}) WHERE embedding_dim = {DIM}")
         cursor.execute("VACUUM ANALYZE memory_passage")
     index_s = time.perf_counter() - t0
     search._STATS.clear()
@@ -249,7 +253,7 @@ def run_case(name: str, owner: Any, data: Synthetic, queries: int,
         "plain_hnsw_filtered_recall@10": float(np.mean(naive)) if naive else None,
         "path": (f"ANN (HNSW, ef_search {search.hnsw_ef_search()})" if per_agent >= search.ANN_MIN_PASSAGES
                  else "exact scan"),
-        "queries": queries, "ef_sweep": sweep,
+        "queries": queries, "ef_sweep": sweep, "hnsw_m": HNSW_M, "hnsw_ef_construction": HNSW_EF_CONSTRUCTION,
     }
 
 
@@ -278,9 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", choices=["latent", "isotropic"], default="latent",
                         help="synthetic vectors: 'latent' (structured like real embeddings, default) or "
                         "'isotropic' (noise-dominated worst case)")
+    parser.add_argument("--ef-construction", type=int, default=HNSW_EF_CONSTRUCTION,
+                        help="HNSW ef_construction for the index built here")
     parser.add_argument("--json", default=None, help="where to write the results (default var/bench/)")
     args = parser.parse_args(argv)
     ef_values = [int(x) for x in args.ef.split(",") if x.strip()]
+    global HNSW_EF_CONSTRUCTION
+    HNSW_EF_CONSTRUCTION = args.ef_construction
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in CASES]
     if unknown:

@@ -276,7 +276,7 @@ class ContextOverview:
         data: dict[str, Any] = {
             f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "messages"
         }
-        data["messages"] = [_jsonable(dataclasses.asdict(m)) for m in self.messages]
+        data["messages"] = [_jsonable(m) for m in self.messages]
         data["sections"] = [[name, tokens] for name, tokens in self.sections]
         return data
 
@@ -359,13 +359,19 @@ def overview(
 
 
 def _jsonable(value: Any) -> Any:
-    """asdict() output → plain JSON types (enums by value, datetimes as ISO)."""
+    """Dataclasses (as asdict() would give them) → plain JSON types: enums by
+    value, datetimes as ISO. One pass: asdict's deep copies followed by a
+    second walk cost a third of the overview's time for a long window."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if isinstance(value, enum.Enum):
-        return value.value
     if isinstance(value, datetime):
         return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return value

@@ -104,7 +104,11 @@ def get_encoding(name: str) -> tiktoken.Encoding:
         directory = cache_dir()
         _install_vocabulary(name, directory)
         os.environ["TIKTOKEN_CACHE_DIR"] = str(directory)
-        return tiktoken.get_encoding(name)
+        encoding = tiktoken.get_encoding(name)
+    # The encoder's Rust core holds the vocabulary; the Python dict copy of it
+    # (~30 MB for o200k) is only read to pickle the encoding, which we never do.
+    encoding._mergeable_ranks = {}
+    return encoding
 
 
 _CL100K_PREFIXES = ("gpt-4", "gpt-3.5", "gpt-35", "text-embedding-", "davinci-002", "babbage-002")
