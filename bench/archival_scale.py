@@ -274,6 +274,7 @@ def _plain_hnsw(where: str, params: dict[str, Any], vector: list[float]) -> list
 
 
 def main(argv: list[str] | None = None) -> int:
+    global HNSW_EF_CONSTRUCTION
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help=f"cases, comma-separated: {', '.join(CASES)}")
     parser.add_argument("--queries", type=int, default=100, help="searches per case")
@@ -287,7 +288,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="where to write the results (default var/bench/)")
     args = parser.parse_args(argv)
     ef_values = [int(x) for x in args.ef.split(",") if x.strip()]
-    global HNSW_EF_CONSTRUCTION
     HNSW_EF_CONSTRUCTION = args.ef_construction
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in CASES]
