@@ -47,7 +47,7 @@ trap 'buildah "${STORE[@]}" rm "$ctr" >/dev/null' EXIT
 buildah "${STORE[@]}" run --isolation chroot --user ade \
   --env ADE_DATA_DIR=/tmp/ade-smoke --env ADE_PG_CLEANUP=delete --env ADE_PORT=18283 \
   --env ADE_HOST=127.0.0.1 --env ADE_ADMIN_PASSWORD=smoke-test-pass "$ctr" -- sh -c '
-    python3 manage.py serve > /tmp/serve.log 2>&1 &
+    python3 manage.py serve > /tmp/serve.log 2>&1 & server=$!
     python3 - <<PY
 import sys, time, urllib.request
 for _ in range(120):
@@ -62,6 +62,6 @@ else:
     sys.exit("the server did not answer")
 PY
     status=$?
-    kill %1 2>/dev/null; wait
+    kill "$server" 2>/dev/null; wait "$server"
     exit $status'
 podman "${STORE[@]}" image ls "$IMAGE"
