@@ -43,7 +43,7 @@ DEFAULT_SIZES = "1k,100k,agents-small"
 LATENT_DIM = 32
 # The graph's build parameters (the migrations build the app's indexes the same way).
 HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 64
+HNSW_EF_CONSTRUCTION = 128
 
 
 class Synthetic:

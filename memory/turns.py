@@ -266,7 +266,7 @@ def message_send(
     if max_steps:
         config.max_steps = max_steps
     started = time.monotonic_ns()
-    with agent_turn_lock(agent.id):
+    with _waiting(run.pk), agent_turn_lock(agent.id):
         _start_run(run, agent)
         state = load_agent(agent.id)
         try:
@@ -286,11 +286,32 @@ def message_send(
     return result
 
 
+# Runs of this process waiting for their agent's lock (sends queued behind a
+# running turn): alive, so the turn ahead of them must not mark them failed.
+_waiting_runs: set[str] = set()
+_waiting_runs_guard = threading.Lock()
+
+
+@contextmanager
+def _waiting(run_id: str) -> Iterator[None]:
+    with _waiting_runs_guard:
+        _waiting_runs.add(run_id)
+    try:
+        yield
+    finally:
+        with _waiting_runs_guard:
+            _waiting_runs.discard(run_id)
+
+
 def _start_run(run: m.Run, agent: Agent) -> None:
-    """Mark this run running and, in the same statement, any other run of the
-    agent still "running" as failed: we hold the agent's lock, so its process
-    died. Runs still "created" are waiting for the lock (a send queued behind
-    this one, a background run for a worker), not dead."""
+    """Mark this run running and, in the same statement, the agent's runs whose
+    process died as failed: any still "running" (we hold the agent's lock), and
+    synchronous ones still "created" that no thread of this process is waiting
+    with. Queued background runs wait for a worker; they are not dead. (A send
+    waiting in another web process looks dead here; it is marked running
+    again, error cleared, when its turn comes.)"""
+    with _waiting_runs_guard:
+        waiting = [r for r in _waiting_runs if r != run.pk]
     with connection.cursor() as cursor:
         cursor.execute(
             """UPDATE memory_run SET
@@ -298,8 +319,11 @@ def _start_run(run: m.Run, agent: Agent) -> None:
                    stop_reason = CASE WHEN id = %(run)s THEN '' ELSE 'error' END,
                    error = CASE WHEN id = %(run)s THEN '' ELSE %(error)s END,
                    completed_at = CASE WHEN id = %(run)s THEN NULL ELSE now() END
-               WHERE id = %(run)s OR (agent_id = %(agent)s AND status = 'running')""",
-            {"run": run.pk, "agent": agent.pk, "error": "The server stopped before this run finished."})
+               WHERE id = %(run)s OR (agent_id = %(agent)s AND (
+                   status = 'running'
+                   OR (status = 'created' AND NOT background AND NOT (id = ANY(%(waiting)s::varchar[])))))""",
+            {"run": run.pk, "agent": agent.pk, "waiting": waiting,
+             "error": "The server stopped before this run finished."})
 
 
 def _run_loop(state: Any, agent: Agent, run: m.Run, texts: list[str],
