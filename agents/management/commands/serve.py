@@ -64,7 +64,7 @@ class Command(BaseCommand):
 
         uvicorn.run(
             "ade.asgi:application", host=host, port=port, loop="uvloop", http="httptools",
-            ws="websockets", lifespan="off", proxy_headers=True,
+            ws="websockets-sansio", lifespan="off", proxy_headers=True,
             forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "*"),
             log_level=os.environ.get("ADE_LOG_LEVEL", "INFO").lower(),
             access_log=os.environ.get("ADE_ACCESS_LOG", "1").lower() not in ("0", "false", "no", "off"),
