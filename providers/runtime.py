@@ -12,8 +12,6 @@ to another host. Use a BYOK provider with its own base_url to send a key.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from functools import lru_cache
 from typing import Any
 
@@ -62,25 +60,12 @@ def endpoint_policy(config: Any = None) -> EndpointPolicy:
     )
 
 
-# Building an SDK client costs milliseconds and its pool keeps connections
-# warm: one provider object per (provider row and version, URL, key use).
-_CACHE: OrderedDict[tuple[Any, ...], Provider] = OrderedDict()
-_CACHE_SIZE = 128
-_cache_lock = threading.Lock()
-
-
 def _cached(key: tuple[Any, ...], build: Any) -> Provider:
-    with _cache_lock:
-        provider = _CACHE.get(key)
-        if provider is not None:
-            _CACHE.move_to_end(key)
-            return provider
-    provider = build()
-    with _cache_lock:
-        provider = _CACHE.setdefault(key, provider)
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return provider
+    """One provider object per (provider row and version, URL, key use), in the
+    registry's shared client cache."""
+    from memory.llm.registry import provider_cached
+
+    return provider_cached(key, build)
 
 
 def _refused(exc: EndpointRefused, name: str) -> ProviderError:

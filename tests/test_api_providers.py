@@ -102,9 +102,9 @@ def test_a_key_no_configured_key_decrypts_fails_the_turn_clearly(as_alice, llm, 
     agent = create_agent(as_alice, model="my-openai/fake-chat")
     settings.ENCRYPTION_KEY = "another-" + "k" * 40
     settings.SECRET_KEY = "another-django-secret-key-" + "s" * 30
-    from providers.runtime import _CACHE
+    from memory.llm.registry import _PROVIDER_CACHE
 
-    _CACHE.clear()  # as in a fresh process: no client was built before the key changed
+    _PROVIDER_CACHE.clear()  # as in a fresh process: no client was built before the key changed
     body = send(as_alice, agent["id"])
     assert body["stop_reason"]["stop_reason"] == "llm_api_error"
     check = as_alice.post(f"/v1/providers/{made['id']}/check")

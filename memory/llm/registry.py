@@ -12,9 +12,10 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from memory.llm.base import ModelInfo, Provider, ProviderError
 
@@ -161,33 +162,39 @@ def get_provider(config: ProviderConfig, name: str) -> Provider:
 # its pool keeps connections warm, so one provider per connection setting is
 # shared by every request and thread (the SDK clients are thread-safe). It is
 # rebuilt after a while so what it learnt from the server (a self-hosted
-# model's window, a listing that failed) is asked again.
-_PROVIDER_CACHE: OrderedDict[tuple[str, str | None, str | None, float], tuple[Provider, float]] = (
-    OrderedDict()
-)
-_PROVIDER_CACHE_SIZE = 64
+# model's window, a listing that failed) is asked again. BYOK providers and
+# agents' own endpoints (providers/runtime.py) share this cache.
+_PROVIDER_CACHE: OrderedDict[tuple[Any, ...], tuple[Provider, float]] = OrderedDict()
+_PROVIDER_CACHE_SIZE = 128
 _PROVIDER_TTL_SECONDS = 300.0
 _provider_cache_lock = threading.Lock()
 
 
-def cached_provider(
-    name: str, *, base_url: str | None, api_key: str | None, timeout: float
-) -> Provider:
-    """The provider for these connection settings, built once (per TTL)."""
-    key = (name, base_url, api_key, timeout)
+def provider_cached(key: tuple[Any, ...], build: Callable[[], Provider]) -> Provider:
+    """The provider cached under `key`, built (once per TTL) by `build`."""
     now = time.monotonic()
     with _provider_cache_lock:
         entry = _PROVIDER_CACHE.get(key)
         if entry is not None and now - entry[1] < _PROVIDER_TTL_SECONDS:
             _PROVIDER_CACHE.move_to_end(key)
             return entry[0]
-    provider = provider_class(name)(base_url=base_url, api_key=api_key, timeout=timeout)
+    provider = build()
     with _provider_cache_lock:
         _PROVIDER_CACHE[key] = (provider, now)
         _PROVIDER_CACHE.move_to_end(key)
         while len(_PROVIDER_CACHE) > _PROVIDER_CACHE_SIZE:
             _PROVIDER_CACHE.popitem(last=False)
     return provider
+
+
+def cached_provider(
+    name: str, *, base_url: str | None, api_key: str | None, timeout: float
+) -> Provider:
+    """The provider for these connection settings, built once (per TTL)."""
+    return provider_cached(
+        (name, base_url, api_key, timeout),
+        lambda: provider_class(name)(base_url=base_url, api_key=api_key, timeout=timeout),
+    )
 
 
 def provider_for_handle(config: ProviderConfig, handle: str) -> tuple[Provider, str]:

@@ -27,13 +27,6 @@ class Command(BaseCommand):
                             help="Prepare the database and admin, then exit without serving.")
 
     def handle(self, *args, host: str, port: int, check_only: bool, **options):
-        if not check_only and "MALLOC_ARENA_MAX" not in os.environ:
-            # glibc gives each thread that allocates its own arena (up to 8 per
-            # core) and keeps their freed memory: with a turn per thread, RSS
-            # grew by a third under load. Two arenas must be set before the
-            # process starts, so start again with it.
-            os.environ["MALLOC_ARENA_MAX"] = "2"
-            os.execv(sys.executable, [sys.executable, *sys.argv])
         try:
             wait_for_database(settings.DB_WAIT_SECONDS, say=self.stdout.write)
             generated, user = self._prepare_database()
