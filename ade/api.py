@@ -9,14 +9,14 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
-from agents.api import router as agents_router
+from agents.api.providers import router as providers_router
+from agents.api.routes import router as agents_router
+from agents.api.schemas import HealthOut
 from agents.auth import UNAUTHORIZED_MESSAGE, ApiKeyAuth
 from agents.errors import DomainError
-from agents.schemas import HealthOut
-from memory.api import router as memory_router
+from memory.api.folders import router as sources_router
+from memory.api.routes import router as memory_router
 from memory.llm.base import ProviderError
-from providers.api import router as providers_router
-from sources.api import router as sources_router
 
 
 def without_nul(value):

@@ -12,8 +12,8 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from memory.events import bind_event_loop  # noqa: E402
-from memory.routing import websocket_urlpatterns  # noqa: E402
+from memory.services.events import bind_event_loop  # noqa: E402
+from memory.web.routing import websocket_urlpatterns  # noqa: E402
 
 router = ProtocolTypeRouter(
     {

@@ -70,8 +70,8 @@ INSTALLED_APPS = [
     "ninja",
     "agents",
     "memory",
-    "sources",
-    "providers",
+    "memory.files",
+    "agents.providers",
 ]
 
 MIDDLEWARE = [

@@ -12,7 +12,7 @@ urlpatterns = [
     path("v1/", api.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", include("agents.urls")),
-    path("", include("memory.urls")),
-    path("", include("sources.urls")),
+    path("", include("agents.web.urls")),
+    path("", include("memory.web.urls")),
+    path("", include("memory.web.file_urls")),
 ]

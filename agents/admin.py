@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from agents.models import Agent, AgentTool, APIKey, Organization, Tool, User
-from agents.services import apikey_create
+from agents.services.accounts import apikey_create
 from memory.models import AgentBlock
 
 

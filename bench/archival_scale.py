@@ -161,8 +161,13 @@ def run_case(name: str, owner: Any, data: Synthetic, queries: int,
     import numpy as np
     from django.db import connection
 
-    from memory import search
-    from memory.search import PostgresMemoryBackend, dense_scores, index_archives, passage_scope
+    from memory.store import search
+    from memory.store.search import (
+        PostgresMemoryBackend,
+        dense_scores,
+        index_archives,
+        passage_scope,
+    )
 
     n_agents, per_agent = CASES[name]
     with connection.cursor() as cursor:
@@ -260,7 +265,7 @@ def run_case(name: str, owner: Any, data: Synthetic, queries: int,
 def _plain_hnsw(where: str, params: dict[str, Any], vector: list[float]) -> list[str]:
     from django.db import connection, transaction
 
-    from memory.search import _vector_literal
+    from memory.store.search import _vector_literal
 
     with transaction.atomic(), connection.cursor() as cursor:
         # Make the planner take the HNSW index, as it would for a big table.

@@ -87,7 +87,7 @@ def score(ranked: list[str], gold: set[str]) -> dict[str, float]:
 
 
 def run_conversation(conversation: dict[str, Any], backend: Any, owner: Any) -> dict[str, Any]:
-    from memory.turns import agent_create
+    from memory.services.turns import agent_create
 
     agent = agent_create(owner=owner, name=f"locomo {conversation['sample_id']}", model="",
                          embedding=backend.embedding_model, include_base_tools=False)
@@ -145,16 +145,16 @@ def print_summary(summary: dict[str, Any], label: str) -> None:
 
 
 def _apply_overrides(pairs: list[str]) -> dict[str, Any]:
-    """--set NAME=VALUE changes a tuning constant of memory.search for this run."""
+    """--set NAME=VALUE changes a tuning constant of memory.store.search for this run."""
     from datetime import timedelta
 
-    from memory import search
+    from memory.store import search
 
     applied: dict[str, Any] = {}
     for pair in pairs:
         name, _, raw = pair.partition("=")
         if not hasattr(search, name):
-            raise SystemExit(f"memory.search has no setting {name!r}")
+            raise SystemExit(f"memory.store.search has no setting {name!r}")
         current = getattr(search, name)
         if raw.lower() == "none":
             value: Any = None
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(DATA), help="path to locomo10.json")
     parser.add_argument("--json", default=None, help="where to write the results (default var/bench/)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a tuning constant of memory.search (for experiments)")
+                        help="override a tuning constant of memory.store.search (for experiments)")
     args = parser.parse_args(argv)
     conversations = load(Path(args.data), args.conversations)
     if not conversations:
@@ -192,8 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with throwaway_database():
         from agents.models import Organization, User
-        from memory.search import PostgresMemoryBackend
-        from memory.turns import _embedder_for
+        from memory.services.turns import _embedder_for
+        from memory.store.search import PostgresMemoryBackend
 
         overrides = _apply_overrides(args.set)
         org = Organization.objects.create(name="bench")

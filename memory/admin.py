@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from memory.blocks import block_create, block_update
 from memory.models import Archive, Block, BlockHistory, Message, Passage, Run, Step
+from memory.services.blocks import block_create, block_update
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

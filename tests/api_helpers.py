@@ -73,7 +73,7 @@ def no_inprocess_worker(settings):
 
 @pytest.fixture
 def secrets(alice, bob, charlie) -> dict[str, str]:
-    from agents.services import apikey_create
+    from agents.services.accounts import apikey_create
 
     return {
         user.username: apikey_create(user=user, name="tests")[1] for user in (alice, bob, charlie)

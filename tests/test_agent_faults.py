@@ -11,7 +11,7 @@ from agents.models import Agent
 from memory import models as m
 from memory.engine.state import ApprovalDecision
 from memory.engine.types import StopReason
-from memory.turns import agent_create, message_send
+from memory.services.turns import agent_create, message_send
 from tests.engine_helpers import fake_llm, fast_config, tool_results  # noqa: F401
 from tests.fakes.llm_server import context_overflow, disconnect, error, reply, tool_call, truncated
 
@@ -240,7 +240,7 @@ def test_a_slow_provider_times_out_and_is_retried(alice, fake_llm, settings):
 
 def test_a_run_cancelled_mid_turn_stops_before_the_next_step(alice, fake_llm):
     from memory.engine.state import StepEvent
-    from memory.turns import run_cancel
+    from memory.services.turns import run_cancel
 
     agent = make_agent(alice)
     fake_llm.script(tool_call("conversation_search", {"query": "a"}), reply("never sent"))
@@ -304,16 +304,16 @@ def test_context_windows_come_from_the_provider_or_the_model_table(alice, fake_l
     local = agent_create(owner=alice, name="Local", model="vllm/fake-chat")
     assert local.llm_config["context_window"] == fake_llm.model("fake-chat").context_length == 32_768
     capped = agent_create(owner=alice, name="Capped", model="openai/gpt-4o-mini", context_window_limit=16_000)
-    from memory.engine.store import load_agent
+    from memory.store.turn_store import load_agent
 
     assert load_agent(capped.id).context_window == 16_000
 
 
 def test_anthropic_token_counts_calibrate_the_pressure_estimate(alice, fake_llm):
     from memory.engine.loop import AgentLoop
-    from memory.engine.store import load_agent
     from memory.llm.anthropic import AnthropicProvider
-    from memory.turns import store_for
+    from memory.services.turns import store_for
+    from memory.store.turn_store import load_agent
 
     agent = agent_create(owner=alice, name="Claude", model="anthropic/claude-sonnet-4-5")
     state = load_agent(agent.id)
@@ -330,8 +330,8 @@ def test_a_person_editing_a_shared_block_mid_turn_is_not_overwritten(fake_llm):
     """The agent read the block before a person changed it; its edit applies to
     the current value instead of silently replacing the person's."""
     from agents.models import User
-    from memory.blocks import block_update
     from memory.engine.state import DeltaEvent
+    from memory.services.blocks import block_update
 
     owner = User.objects.create_user(username="erin", password="x-pass-123")
     agent = make_agent(owner)

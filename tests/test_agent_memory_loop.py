@@ -9,7 +9,7 @@ import pytest
 from agents.models import Agent
 from memory import models as m
 from memory.engine.types import StopReason
-from memory.turns import agent_create, context_overview, message_send
+from memory.services.turns import agent_create, context_overview, message_send
 from tests.engine_helpers import fake_llm, fast_config, tool_results  # noqa: F401
 from tests.fakes.llm_server import reply, tool_call
 

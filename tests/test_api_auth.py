@@ -33,7 +33,7 @@ def test_a_missing_or_wrong_key_is_401_with_a_clear_message(client, db, headers)
 
 def test_a_key_acts_as_its_user_and_is_stored_hashed(client, alice):
     from agents.models import APIKey
-    from agents.services import apikey_create
+    from agents.services.accounts import apikey_create
 
     key, secret = apikey_create(user=alice, name="laptop")
     assert secret not in (key.hashed_key, key.prefix) and key.hashed_key == APIKey.hash(secret)
@@ -43,7 +43,7 @@ def test_a_key_acts_as_its_user_and_is_stored_hashed(client, alice):
 
 
 def test_a_revoked_key_or_inactive_user_is_refused(client, alice):
-    from agents.services import apikey_create
+    from agents.services.accounts import apikey_create
 
     key, secret = apikey_create(user=alice)
     key.revoked = True

@@ -160,7 +160,7 @@ def test_the_client_creates_and_runs_a_custom_tool(letta, agent, fake_llm):
 
 
 def test_the_client_queues_a_run_and_reads_its_messages(letta, agent, fake_llm):
-    from memory.worker import worker_run_once
+    from memory.services.worker import worker_run_once
 
     run = letta.agents.messages.create_async(
         agent.id, messages=[{"role": "user", "content": "later"}]

@@ -20,7 +20,7 @@ from memory.engine.types import (
     ToolCallPart,
     ToolReturnPart,
 )
-from memory.letta_format import DeltaTranslator, Options, partial_json_string, to_letta
+from memory.store.letta_format import DeltaTranslator, Options, partial_json_string, to_letta
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -138,7 +138,7 @@ def test_an_approval_pauses_the_turn_until_a_person_answers(as_alice, fake_llm):
 
 
 def test_a_queued_run_is_executed_by_the_worker(as_alice, fake_llm):
-    from memory.worker import worker_run_once
+    from memory.services.worker import worker_run_once
 
     agent = create_agent(as_alice)
     run = as_alice.post(f"/v1/agents/{agent['id']}/messages/async", HI).json()
@@ -157,7 +157,7 @@ def test_a_queued_run_is_executed_by_the_worker(as_alice, fake_llm):
 
 
 def test_a_queued_run_cancelled_before_it_starts_never_runs(as_alice, fake_llm):
-    from memory.worker import worker_run_once
+    from memory.services.worker import worker_run_once
 
     agent = create_agent(as_alice)
     run = as_alice.post(f"/v1/agents/{agent['id']}/messages/async", HI).json()
@@ -169,7 +169,7 @@ def test_a_queued_run_cancelled_before_it_starts_never_runs(as_alice, fake_llm):
 
 
 def test_a_turn_in_between_does_not_fail_a_queued_run(as_alice, fake_llm):
-    from memory.worker import worker_run_once
+    from memory.services.worker import worker_run_once
 
     agent = create_agent(as_alice)
     run = as_alice.post(f"/v1/agents/{agent['id']}/messages/async", HI).json()
@@ -183,7 +183,7 @@ def test_a_turn_in_between_does_not_fail_a_queued_run(as_alice, fake_llm):
 def test_concurrent_workers_claim_a_run_exactly_once(as_alice, fake_llm):
     from django.db import connection
 
-    from memory.worker import worker_claim, worker_release
+    from memory.services.worker import worker_claim, worker_release
 
     # Three agents: runs of one agent are claimed one at a time (tests/test_run_claims.py).
     agents = [create_agent(as_alice) for _ in range(3)]

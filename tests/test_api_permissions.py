@@ -40,7 +40,7 @@ class World:
 @pytest.fixture
 def world(as_alice, fake_llm) -> World:
     from memory import models as m
-    from memory.worker import worker_run_once
+    from memory.services.worker import worker_run_once
 
     agent = create_agent(as_alice)
     agent_id = agent["id"]
@@ -243,7 +243,7 @@ def test_every_route_is_in_the_permission_table():
 
 
 def test_the_admin_sees_everything(world, client, admin_user):
-    from agents.services import apikey_create
+    from agents.services.accounts import apikey_create
 
     _, secret = apikey_create(user=admin_user)
     admin = Api(client, secret)

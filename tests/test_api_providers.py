@@ -64,7 +64,7 @@ def test_a_created_provider_never_shows_its_key(as_alice, llm, team):
 
 
 def test_the_key_is_stored_encrypted(as_alice, llm):
-    from providers import crypto
+    from agents.providers import crypto
 
     made = make_provider(as_alice, llm)
     with connection.cursor() as cursor:
@@ -80,8 +80,8 @@ def test_the_key_is_stored_encrypted(as_alice, llm):
 def test_keys_survive_a_new_encryption_key_and_rotation(as_alice, llm, settings):
     from django.core.management import call_command
 
-    from providers import crypto
-    from providers.models import Provider
+    from agents.providers import crypto
+    from agents.providers.models import Provider
 
     made = make_provider(as_alice, llm)  # under the key derived from SECRET_KEY
     settings.ENCRYPTION_KEY = "first-" + "x" * 40

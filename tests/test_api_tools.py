@@ -135,7 +135,7 @@ def test_team_members_share_tools_and_strangers_do_not(as_alice, as_bob, as_char
 
 def test_a_user_without_a_team_gets_a_private_tool(client, db):
     from agents.models import User
-    from agents.services import apikey_create
+    from agents.services.accounts import apikey_create
     from tests.api_helpers import Api
 
     loner = User.objects.create_user(username="loner", password="pw-loner-123")

@@ -365,7 +365,7 @@ def test_a_request_body_over_the_size_limit_is_a_413_naming_it(as_alice, ids, se
 def test_an_upload_over_the_file_size_limit_is_refused_with_the_limit(as_alice):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from sources.parsing import MAX_FILE_BYTES
+    from memory.files.parsing import MAX_FILE_BYTES
 
     folder = as_alice.post("/v1/folders/", {"name": "big"}).json()
     upload = SimpleUploadedFile("huge.txt", b"x" * (MAX_FILE_BYTES + 1), "text/plain")

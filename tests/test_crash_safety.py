@@ -30,7 +30,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ade.settings")
 django.setup()
 from agents.models import Agent
 from memory.engine.state import MessageEvent
-from memory.turns import message_send
+from memory.services.turns import message_send
 
 agent = Agent.objects.get(pk=sys.argv[1])
 start = int(sys.argv[2])
@@ -65,7 +65,7 @@ def _check_window(agent_id: str) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_agents_survive_being_killed_mid_step(fake_llm):
     from agents.models import User
-    from memory.turns import agent_create, message_send
+    from memory.services.turns import agent_create, message_send
 
     owner = User.objects.create_user(username="crash", password="crash-pass-123")
     agent = agent_create(owner=owner, name="Survivor", model="openai/gpt-4o-mini",

@@ -19,14 +19,13 @@ import pytest
 from django.utils import timezone
 
 from memory import models as m
-from memory import turns
-from memory.reembed import reembed_start
-from memory.search import PostgresMemoryBackend
-from sources import jobs
-from sources.jobs import job_claim, job_enqueue, job_run, jobs_waiting, run_pending
-from sources.models import FileContent, Job, SourceFile, SourcePassage
-from sources.processing import _insert_chunks, _status
-from sources.services import file_upload, source_create
+from memory.files.models import FileContent, Job, SourceFile, SourcePassage
+from memory.files.processing import _insert_chunks, _status
+from memory.files.services import file_upload, source_create
+from memory.services import jobs, turns
+from memory.services.jobs import job_claim, job_enqueue, job_run, jobs_waiting, run_pending
+from memory.services.reembed import reembed_start
+from memory.store.search import PostgresMemoryBackend
 from tests.api_helpers import *  # noqa: F403 - fixtures (fake_llm)
 from tests.fakes.llm_server import delay
 

@@ -20,10 +20,10 @@ def _vectors(agent_id: str) -> list[tuple[str, str | None]]:
 
 def test_vectors_written_with_the_insert_match_the_indexer(alice, fake_llm):  # noqa: F811
     from agents.models import Agent
-    from memory.engine.store import message_from_row, searchable_text
     from memory.models import Message
-    from memory.search import index_messages
-    from memory.turns import agent_create, message_send
+    from memory.services.turns import agent_create, message_send
+    from memory.store.search import index_messages
+    from memory.store.turn_store import message_from_row, searchable_text
     from tests.fakes.llm_server import reply, tool_call
 
     agent = agent_create(owner=alice, name="indexed", model="openai/gpt-4o-mini")

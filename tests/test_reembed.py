@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from memory import models as m
-from memory import reembed, turns
-from memory.reembed import reembed_start, reembed_status
-from memory.search import PostgresMemoryBackend
-from sources.jobs import run_pending
+from memory.services import reembed, turns
+from memory.services.jobs import run_pending
+from memory.services.reembed import reembed_start, reembed_status
+from memory.store.search import PostgresMemoryBackend
 from tests.api_helpers import *  # noqa: F403 - fixtures (fake_llm and the actors' API clients)
 
 NEW = "openai/text-embedding-3-small"
@@ -35,7 +35,7 @@ def test_changing_the_model_re_embeds_every_passage_with_progress(agent, fake_ll
     monkeypatch.setattr(reembed, "BATCH_SIZE", 16)
     fill(agent, 40, embed=old_embed, model="test/old")
     seen = []
-    monkeypatch.setattr("sources.events.publish_job", lambda job: seen.append(job.done))
+    monkeypatch.setattr("memory.services.job_events.publish_job", lambda job: seen.append(job.done))
     job = reembed_start(agent=agent, embedding=NEW)
     agent.refresh_from_db()
     assert agent.embedding == NEW and job.total == 40 and job.status == "queued"
@@ -84,7 +84,7 @@ def test_a_newer_model_change_stops_the_running_job(agent, fake_llm, monkeypatch
     monkeypatch.setattr(reembed, "BATCH_SIZE", 5)
     fill(agent, 20)
     job = reembed_start(agent=agent, embedding=NEW)
-    import sources.jobs as jobs
+    import memory.services.jobs as jobs
 
     original = jobs.job_progress
 
@@ -139,7 +139,7 @@ def _jobs(api, agent):
 
 def test_patching_the_embedding_re_embeds_in_the_background_while_search_works(
         agent, as_alice, fake_llm, monkeypatch):
-    import sources.jobs as jobs
+    import memory.services.jobs as jobs
 
     monkeypatch.setattr(reembed, "BATCH_SIZE", 10)
     fill(agent, 30, embed=old_embed, model="test/old")
@@ -251,7 +251,7 @@ def test_in_inline_mode_the_patch_answers_with_the_archive_re_embedded(agent, as
 def test_the_settings_form_re_embeds_and_shows_progress(agent, alice, fake_llm):
     from django.urls import reverse
 
-    from agents.forms import AgentSettingsForm
+    from agents.web.forms import AgentSettingsForm
     from tests.ui_helpers import htmx, logged_in
 
     fill(agent, 4)

@@ -17,9 +17,9 @@ import pytest
 from django.utils import timezone
 
 from memory import models as m
-from memory.runs import run_create
-from memory.turns import agent_create
-from memory.worker import DEAD_RUN_ERROR, runs_reap, worker_claim, worker_release
+from memory.services.runs import run_create
+from memory.services.turns import agent_create
+from memory.services.worker import DEAD_RUN_ERROR, runs_reap, worker_claim, worker_release
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,7 +76,7 @@ HOLDER = """
 import os, sys, time, django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ade.settings")
 django.setup()
-from memory.worker import worker_claim
+from memory.services.worker import worker_claim
 
 run = worker_claim()
 print(f"claimed {run.id if run else None}", flush=True)

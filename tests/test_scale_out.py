@@ -140,9 +140,9 @@ def test_web_and_worker_processes_share_live_events_and_queued_work(alice, fake_
     from django.test import Client
     from websockets.sync.client import connect
 
-    from agents.services import apikey_create
+    from agents.services.accounts import apikey_create
     from memory import models as m
-    from sources.models import Job, SourcePassage
+    from memory.files.models import Job, SourcePassage
 
     _, secret = apikey_create(user=alice, name="scale-out")
     browser = Client()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from memory import models as m
-from memory.search import PostgresMemoryBackend, fuse
+from memory.store.search import PostgresMemoryBackend, fuse
 
 # A tiny embedding "model": one axis per concept, so meaning is checkable.
 _CONCEPTS = [("cat", "feline", "kitten", "miso"), ("boat", "sail", "harbour"), ("bread", "bake", "flour")]
@@ -26,14 +26,14 @@ def concept_embed(texts: list[str]) -> list[list[float]]:
 
 @pytest.fixture
 def agent(alice):
-    from memory.turns import agent_create
+    from memory.services.turns import agent_create
 
     return agent_create(owner=alice, name="searcher", model="", include_base_tools=False)
 
 
 @pytest.fixture
 def other_agent(alice):
-    from memory.turns import agent_create
+    from memory.services.turns import agent_create
 
     return agent_create(owner=alice, name="other", model="", include_base_tools=False)
 

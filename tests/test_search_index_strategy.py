@@ -12,8 +12,14 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from memory import search
-from memory.search import PostgresMemoryBackend, _prune, _TableStats, count_at_least, passage_scope
+from memory.store import search
+from memory.store.search import (
+    PostgresMemoryBackend,
+    _prune,
+    _TableStats,
+    count_at_least,
+    passage_scope,
+)
 
 
 def embed384(texts: list[str]) -> list[list[float]]:
@@ -28,7 +34,7 @@ def embed384(texts: list[str]) -> list[list[float]]:
 
 @pytest.fixture
 def make_agent(alice):
-    from memory.turns import agent_create
+    from memory.services.turns import agent_create
 
     def make(name="a"):
         return agent_create(owner=alice, name=name, model="", include_base_tools=False)

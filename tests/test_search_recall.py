@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from memory import models as m
-from memory.turns import agent_create, message_send, store_for
+from memory.services.turns import agent_create, message_send, store_for
 from tests.engine_helpers import fake_llm, fast_config  # noqa: F401
 from tests.fakes.llm_server import reply, tool_call
 

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from sources import parsing, processing
-from sources.chunking import chunk_text
-from sources.jobs import run_pending
-from sources.models import FileAgent, FileContent, Job, SourceFile, SourcePassage
-from sources.services import file_upload, source_attach, source_create
+from memory.files import parsing, processing
+from memory.files.chunking import chunk_text
+from memory.files.models import FileAgent, FileContent, Job, SourceFile, SourcePassage
+from memory.files.services import file_upload, source_attach, source_create
+from memory.services.jobs import run_pending
 from tests.engine_helpers import fake_llm  # noqa: F401
 
 
@@ -92,7 +92,7 @@ def test_chunks_stay_near_the_size_and_overlap():
 def test_an_upload_is_processed_in_the_background_with_progress(folder, monkeypatch):
     monkeypatch.setattr(processing, "EMBED_BATCH", 4)
     seen = []
-    monkeypatch.setattr("sources.events.publish_job", lambda job: seen.append((job.status, job.done, job.total)))
+    monkeypatch.setattr("memory.services.job_events.publish_job", lambda job: seen.append((job.status, job.done, job.total)))
     text = "\n\n".join(f"Section {i}: " + "lorem ipsum " * 100 for i in range(10))
     file, job = file_upload(source=folder, file_name="big.txt", data=text.encode())
     assert file.processing_status == "pending" and job.status == "queued"
@@ -120,7 +120,7 @@ def test_a_failure_half_way_through_embedding_removes_the_chunks_written(alice, 
     folder = source_create(owner=alice, name="embedded", embedding="openai/text-embedding-3-small")
     monkeypatch.setattr(processing, "EMBED_BATCH", 2)
     calls = {"n": 0}
-    from memory import turns
+    from memory.services import turns
 
     real = turns._embedder_for
 
@@ -155,7 +155,7 @@ def test_a_duplicate_name_gets_a_suffix(folder):
 
 
 def test_a_new_file_opens_in_every_attached_agent(alice, folder):
-    from memory.turns import agent_create
+    from memory.services.turns import agent_create
 
     agent = agent_create(owner=alice, name="reader", model="", include_base_tools=False)
     source_attach(source=folder, agent=agent)
@@ -171,7 +171,7 @@ def test_a_new_file_opens_in_every_attached_agent(alice, folder):
 def test_in_thread_mode_a_queued_job_runs_without_a_worker(alice, monkeypatch):
     import time
 
-    from sources import jobs
+    from memory.services import jobs
 
     monkeypatch.setenv("ADE_JOBS", "thread")
     folder = source_create(owner=alice, name="threaded")

@@ -7,11 +7,12 @@ import json
 
 import pytest
 
-from memory.search import PostgresMemoryBackend
+from memory.files import services
+from memory.files.models import FileAgent
+from memory.services.jobs import run_pending
+from memory.store.search import PostgresMemoryBackend
+from memory.tools import files as tools
 from memory.tools.base import ToolContext, ToolError
-from sources import services, tools
-from sources.jobs import run_pending
-from sources.models import FileAgent
 from tests.engine_helpers import fake_llm, fast_config, tool_results  # noqa: F401
 from tests.fakes.llm_server import reply, tool_call
 
@@ -25,7 +26,7 @@ HANDBOOK = "\n".join([
 
 @pytest.fixture
 def agent(alice):
-    from memory.turns import agent_create
+    from memory.services.turns import agent_create
 
     return agent_create(owner=alice, name="clerk", model="openai/gpt-4o-mini")
 
@@ -82,7 +83,7 @@ def test_semantic_search_files_returns_the_best_passages(agent, folder):
 
 
 def test_an_agent_without_the_folder_sees_nothing(alice, folder):
-    from memory.turns import agent_create
+    from memory.services.turns import agent_create
 
     other = agent_create(owner=alice, name="outsider", model="", include_base_tools=False)
     result = json.loads(tools.semantic_search_files(ctx(other), "wifi password"))
@@ -98,7 +99,7 @@ def test_detaching_a_folder_removes_its_files_and_tools(agent, folder):
 
 
 def test_an_agent_finds_a_fact_in_a_file_it_was_given(alice, agent, folder, fake_llm):
-    from memory.turns import message_send
+    from memory.services.turns import message_send
 
     fake_llm.script(tool_call("semantic_search_files", {"query": "office wifi password"}),
                     reply("The wifi password is heron-42."))
@@ -108,7 +109,7 @@ def test_an_agent_finds_a_fact_in_a_file_it_was_given(alice, agent, folder, fake
 
 
 def test_the_directories_listing_shows_open_files_with_their_lines(agent, folder):
-    from sources.selectors import agent_directories
+    from memory.files.selectors import agent_directories
 
     tools.open_files(ctx(agent), [{"file_name": "menu.txt"}], close_all_others=True)
     [hr] = agent_directories(agent_id=agent.id)

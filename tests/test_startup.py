@@ -247,8 +247,8 @@ def test_serve_starts_the_background_worker_for_jobs_left_from_before(alice, mon
     from django.db import connection
     from django.utils import timezone
 
-    from sources.models import Job
-    from sources.services import file_upload, source_create
+    from memory.files.models import Job
+    from memory.files.services import file_upload, source_create
 
     monkeypatch.setenv("ADE_JOBS", "worker")  # nothing runs them in this process
     folder = source_create(owner=alice, name="left over")

@@ -130,7 +130,7 @@ def test_forms_refuse_posts_without_a_csrf_token(agent, alice):
 
 
 def test_export_then_import_round_trips_an_agent_file(agent, alice, as_alice):
-    pytest.importorskip("memory.agentfile")
+    pytest.importorskip("agents.services.agentfile")
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     exported = as_alice.get(reverse("agent-export", args=[agent.id]))

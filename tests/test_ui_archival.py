@@ -75,7 +75,7 @@ def test_strangers_cannot_read_insert_or_delete(agent, alice, as_alice, as_charl
 
 
 def test_recall_search_finds_any_earlier_message(agent, alice, as_alice, fake_llm):
-    from memory.turns import message_send
+    from memory.services.turns import message_send
 
     fake_llm.script(reply("Enjoy Lisbon!"))
     message_send(agent=agent, texts=["I'm flying to Lisbon on Friday"], user=alice, config=fast_config())

@@ -12,7 +12,7 @@ from django.test import Client
 
 from ade.asgi import application
 from memory import models as m
-from memory.events import group_name
+from memory.services.events import group_name
 from tests.engine_helpers import fast_config
 from tests.fakes.llm_server import reply, tool_call
 from tests.ui_helpers import *  # noqa: F403 - fixtures
@@ -116,7 +116,7 @@ async def test_a_failed_run_shows_its_error_plainly_and_goes_idle(agent, alice):
 
 
 async def test_a_person_editing_a_block_redraws_it_and_the_context_window_in_other_tabs(agent, alice, bob):
-    from memory.ui_services import block_edit
+    from memory.services.ui import block_edit
 
     communicator, _, _ = await connect(agent.id, bob)
     block = await database_sync_to_async(m.Block.objects.get)(agent_links__agent=agent, label="human")
@@ -130,7 +130,7 @@ async def test_a_person_editing_a_block_redraws_it_and_the_context_window_in_oth
 
 
 async def test_a_whole_turn_streams_live_and_highlights_the_agents_memory_edit(agent, alice, fake_llm):
-    from memory.turns import message_send
+    from memory.services.turns import message_send
 
     communicator, _, _ = await connect(agent.id, alice)
     fake_llm.script(

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def run(agent, alice, fake_llm):
-    from memory.turns import message_send
+    from memory.services.turns import message_send
 
     fake_llm.script(tool_call("conversation_search", {"query": "tea"}), reply("No tea talk yet."))
     result = message_send(agent=agent, texts=["Did we talk about tea?"], user=alice, config=fast_config())

@@ -9,10 +9,10 @@ from channels.db import database_sync_to_async
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from memory.engine.store import load_agent
-from sources.jobs import run_pending
-from sources.models import FileAgent, Source, SourceFile
-from sources.services import file_upload, source_create, source_create_for_agent
+from memory.files.models import FileAgent, Source, SourceFile
+from memory.files.services import file_upload, source_create, source_create_for_agent
+from memory.services.jobs import run_pending
+from memory.store.turn_store import load_agent
 from tests.test_ui_live import connect, frames_until
 from tests.ui_helpers import *  # noqa: F403 - fixtures
 from tests.ui_helpers import htmx, make_agent
@@ -222,8 +222,8 @@ async def test_processing_progress_is_pushed_to_the_agents_open_tabs(agent, alic
 
 @pytest.mark.asyncio
 async def test_re_embedding_progress_is_pushed_to_the_settings_panel(agent, alice, fake_llm):
-    from memory.reembed import reembed_start
-    from memory.search import PostgresMemoryBackend
+    from memory.services.reembed import reembed_start
+    from memory.store.search import PostgresMemoryBackend
 
     backend = PostgresMemoryBackend(embed=None, embedding_model="")
     for i in range(3):

@@ -2,7 +2,7 @@
 
 import json
 
-from memory.transcript import chat_entry
+from memory.web.transcript import chat_entry
 from tests.ui_helpers import *  # noqa: F403 - fixtures
 
 

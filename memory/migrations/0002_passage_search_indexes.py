@@ -7,7 +7,7 @@
   their real dimension (no padding); a search uses the index for its size only
   when an agent's archive is large (memory/search.py decides by count), and an
   exact scan otherwise. Sizes past pgvector's 2,000-d `vector` index limit use
-  `halfvec`. Keep the list in step with memory.search.HNSW_DIMS.
+  `halfvec`. Keep the list in step with memory.store.search.HNSW_DIMS.
 """
 
 from django.db import migrations, models

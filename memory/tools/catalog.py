@@ -9,8 +9,8 @@ from typing import Any
 
 from memory.engine.types import AgentType, ToolDef
 from memory.tools import core
+from memory.tools import files as file_tools
 from memory.tools.base import ToolContext, schema_from_function, validate_arguments
-from sources import tools as file_tools
 
 CORE = "letta_core"
 MEMORY_CORE = "letta_memory_core"

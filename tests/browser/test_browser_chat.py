@@ -150,7 +150,7 @@ def test_a_message_sent_from_another_tab_appears_without_reload(live_page, live_
     # And one sent through the /v1 API.
     import httpx
 
-    from agents.services import apikey_create
+    from agents.services.accounts import apikey_create
 
     _, secret = apikey_create(user=alice, name="browser test")
     llm.script(reply("Answered over the API."))

@@ -28,9 +28,9 @@ def assert_inert(page):
 
 
 def test_payloads_in_messages_blocks_and_tool_results_stay_inert(live_page, live_url, llm, alice):
-    from memory.blocks import block_update
     from memory.models import Block
-    from memory.turns import store_for
+    from memory.services.blocks import block_update
+    from memory.services.turns import store_for
 
     agent = make_agent(alice)
     block = Block.objects.get(agent_links__agent=agent, label="human")

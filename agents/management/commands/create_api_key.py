@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from agents.errors import DomainError
 from agents.models import User
-from agents.services import apikey_create
+from agents.services.accounts import apikey_create
 
 
 class Command(BaseCommand):

@@ -68,8 +68,8 @@ class Command(BaseCommand):
         """One transaction under a transaction-scoped advisory lock: replicas
         starting together migrate one after the other (the rest find nothing
         to do), and the lock cannot outlive the transaction behind a pooler."""
-        from agents.services import admin_ensure
-        from memory.services import base_tools_sync
+        from agents.services.accounts import admin_ensure
+        from memory.services.base_tools import base_tools_sync
 
         with transaction.atomic():
             with connection.cursor() as cursor:
@@ -98,8 +98,8 @@ class Command(BaseCommand):
         picked up now: the worker thread for runs, which also starts the jobs
         thread whenever jobs wait (ADE_JOBS=thread). With ADE_INPROCESS_WORKER
         off and ADE_JOBS=worker, `manage.py worker` processes do both."""
-        from memory.worker import wake_inprocess_worker
-        from sources.jobs import jobs_mode, kick
+        from memory.services.jobs import jobs_mode, kick
+        from memory.services.worker import wake_inprocess_worker
 
         if settings.INPROCESS_WORKER:
             wake_inprocess_worker()

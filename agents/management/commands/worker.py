@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from agents.startup import DatabaseNotReady, wait_for_database
-from memory.worker import job_run_once, worker_loop
+from memory.services.worker import job_run_once, worker_loop
 
 
 class Command(BaseCommand):

@@ -1,0 +1,36 @@
+"""Hybrid search over the chunks of the files an agent can see (the same
+ranking as archival memory: memory/search.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memory.files.models import Source, SourcePassage
+from memory.store.search import CANDIDATES, dense_scores, fuse, lexical_scores
+
+_SCOPE = ("t.source_id IN (SELECT source_id FROM sources_source_agents WHERE agent_id = %(agent)s) "
+          "AND t.file_id IN (SELECT id FROM sources_sourcefile WHERE processing_status = 'completed' "
+          "AND source_id IN (SELECT source_id FROM sources_source_agents WHERE agent_id = %(agent)s))")
+
+
+def source_passage_search(agent_id: str, query: str, *, limit: int = 5) -> list[dict[str, Any]]:
+    from memory.services.turns import _embedder_for
+
+    params = {"agent": agent_id}
+    query = (query or "").strip()
+    if not query:
+        return []
+    candidates = max(CANDIDATES, limit)
+    lexical = lexical_scores("sources_sourcepassage", _SCOPE, params, query, candidates)
+    semantic: dict[str, float] = {}
+    models = set(Source.objects.filter(agents__id=agent_id).exclude(embedding="").values_list("embedding", flat=True))
+    for model in sorted(models):
+        vector = _embedder_for(model)([query])[0]
+        semantic.update(dense_scores("sources_sourcepassage", f"{_SCOPE} AND t.embedding_model = %(model)s",
+                                     {**params, "model": model}, vector, use_index=False, limit=candidates))
+    ranked = sorted(fuse(lexical, semantic).items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    rows = {p.id: p for p in SourcePassage.objects.filter(pk__in=[i for i, _ in ranked])
+            .select_related("file", "source")}
+    return [{"id": pid, "content": rows[pid].text, "file_name": rows[pid].file.file_name,
+             "folder": rows[pid].source.name, "chunk": rows[pid].chunk_index, "relevance": round(score, 4)}
+            for pid, score in ranked if pid in rows]

@@ -1,0 +1,141 @@
+"""Archival memory from the API: insert, delete and search an agent's passages.
+
+Inserts and searches go through the same backend the agent's own tools use,
+so a passage added here is embedded and found exactly as one the agent wrote.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+
+from agents.errors import InvalidInput, LimitExceeded, NotFound
+from agents.models import Agent
+from memory import models as m
+from memory.selectors import agent_passages
+
+TAG_MAX = 100
+TOP_K_MAX = 100
+
+
+def _tags(tags: list[str] | None) -> list[str]:
+    clean = []
+    for tag in tags or []:
+        if not isinstance(tag, str) or not tag.strip():
+            raise InvalidInput("Tags must be non-empty strings.")
+        if len(tag) > TAG_MAX:
+            raise InvalidInput(f"A tag is longer than {TAG_MAX} characters.")
+        clean.append(tag.strip())
+    return clean
+
+
+def _in_utc(value: datetime | None, name: str) -> datetime | None:
+    """Postgres refuses UTC offsets beyond 15:59 that Python accepts (a 500
+    before); only the instant matters, so send it in UTC."""
+    if value is None or value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(f"{name} is out of range.") from None
+
+
+def system_mark_stale(agent: Agent) -> None:
+    """Archival counts and tags changed: the agent's next turn recompiles its
+    system prompt (once, however many passages came meanwhile). Recompiling at
+    every insert cost a new system message per passage and broke the provider's
+    prompt cache for nothing while nobody was talking to the agent."""
+    Agent.objects.filter(pk=agent.pk).update(system_fingerprint="")
+
+
+def passage_insert(
+    *, agent: Agent, text: str, tags: list[str] | None = None, created_at: datetime | None = None
+) -> list[m.Passage]:
+    """One passage for the whole text, as Letta stores it. Returns a list to
+    match Letta's response shape."""
+    from memory.llm.base import ProviderError
+    from memory.services.turns import store_for
+
+    text = (text or "").replace("\x00", "")
+    if not text.strip():
+        raise InvalidInput("A passage needs non-empty text.")
+    created_at = _in_utc(created_at, "created_at")
+    if len(text) > settings.API_MAX_MESSAGE_CHARS:
+        raise LimitExceeded(
+            f"Passage text is {len(text)} characters, over the limit of "
+            f"{settings.API_MAX_MESSAGE_CHARS}."
+        )
+    try:
+        passage_id = store_for(agent).backend.archival_insert(
+            agent.id, text, _tags(tags), created_at
+        )
+    except ProviderError as exc:
+        raise InvalidInput(
+            f"Could not embed the passage with {agent.embedding}: {exc.message}"
+        ) from None
+    # The prompt shows archival counts and tags: its next turn recompiles it.
+    system_mark_stale(agent)
+    return [m.Passage.objects.get(pk=passage_id)]
+
+
+def passage_delete(*, agent: Agent, passage_id: str) -> None:
+    passage = agent_passages(agent=agent).filter(pk=passage_id).first()
+    if passage is None:
+        raise NotFound(f"Passage {passage_id} not found in this agent's archival memory.")
+    m.Passage.objects.filter(pk=passage.pk).delete()
+    system_mark_stale(agent)
+
+
+def passage_search(
+    *,
+    agent: Agent,
+    query: str,
+    tags: list[str] | None = None,
+    tag_match_mode: str = "any",
+    top_k: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[dict[str, Any]]:
+    from memory.engine import prompts
+    from memory.engine.prompts import local_time
+    from memory.llm.base import ProviderError
+    from memory.services.turns import store_for
+
+    if tag_match_mode not in ("any", "all"):
+        raise InvalidInput("tag_match_mode must be 'any' or 'all'.")
+    top_k = 10 if top_k is None else top_k
+    if not 1 <= top_k <= TOP_K_MAX:
+        raise InvalidInput(f"top_k must be between 1 and {TOP_K_MAX}.")
+    # Naive bounds are in the agent's time zone, as the agent's own tool reads them.
+    zone = prompts.zone(agent.timezone or "UTC")
+    start = start.replace(tzinfo=zone) if start and start.tzinfo is None else start
+    end = end.replace(tzinfo=zone) if end and end.tzinfo is None else end
+    start, end = _in_utc(start, "start_datetime"), _in_utc(end, "end_datetime")
+    if start and end and start > end:
+        raise InvalidInput("start_datetime is after end_datetime.")
+    try:
+        hits = store_for(agent).backend.archival_search(
+            agent.id,
+            query or "",
+            tags=_tags(tags) or None,
+            tag_match_mode=tag_match_mode,
+            top_k=top_k,
+            start=start,
+            end=end,
+        )
+    except ProviderError as exc:
+        raise InvalidInput(
+            f"Could not embed the query with {agent.embedding}: {exc.message}"
+        ) from None
+    return [
+        {
+            "id": hit["id"],
+            "content": hit["content"],
+            "tags": hit.get("tags") or [],
+            "timestamp": local_time(hit["timestamp"], agent.timezone or "UTC").isoformat(),
+            "relevance": hit.get("relevance"),
+        }
+        for hit in hits
+    ]

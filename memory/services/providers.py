@@ -1,0 +1,224 @@
+"""The Provider object an agent's turn talks to, with the endpoint rules
+applied: the server's own providers as configured, an organization's BYOK
+providers, and an agent's own `llm_config.model_endpoint`.
+
+A user-chosen URL (model_endpoint, a BYOK base_url) goes through the SSRF
+guard (memory/llm/endpoint_guard.py) when it is set and before every request.
+A stored key is sent only to the URL it was stored for: an agent's
+model_endpoint, which any team member may edit, is called without the
+server's or the organization's key, so no setting on an agent can carry a key
+to another host. Use a BYOK provider with its own base_url to send a key.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+
+from agents.providers.kinds import KINDS, STANDARD_URLS
+from memory.llm.base import Provider, ProviderError
+from memory.llm.endpoint_guard import (
+    EndpointPolicy,
+    EndpointRefused,
+    guarded_provider,
+    normalize_url,
+)
+
+
+@lru_cache(maxsize=8)
+def _policy(allowed: str, allow_private: bool, trusted: tuple[str, ...]) -> EndpointPolicy:
+    return EndpointPolicy.parse(allowed, allow_private=allow_private, trusted_urls=trusted)
+
+
+def _config() -> Any:
+    from memory.services.turns import provider_config
+
+    return provider_config()
+
+
+def endpoint_policy(config: Any = None) -> EndpointPolicy:
+    """The admin's rules, plus the URLs the server is configured with anyway
+    (OPENAI_BASE_URL, OLLAMA_BASE_URL, ...): pointing an agent there reaches
+    nothing new."""
+    config = config or _config()
+    trusted = (
+        config.openai_base_url,
+        config.anthropic_base_url,
+        config.gemini_base_url,
+        config.ollama_base_url,
+        config.vllm_api_base,
+        # Well-known public URLs need no DNS lookup to be judged.
+        *(url for urls in STANDARD_URLS.values() for url in urls),
+        *(kind.default_url for kind in KINDS.values() if kind.default_url),
+    )
+    return _policy(
+        settings.ALLOWED_MODEL_ENDPOINTS or "",
+        bool(settings.ALLOW_PRIVATE_MODEL_ENDPOINTS),
+        tuple(sorted(u for u in trusted if u)),
+    )
+
+
+def _cached(key: tuple[Any, ...], build: Any) -> Provider:
+    """One provider object per (provider row and version, URL, key use), in the
+    registry's shared client cache."""
+    from memory.llm.registry import provider_cached
+
+    return provider_cached(key, build)
+
+
+def _refused(exc: EndpointRefused, name: str) -> ProviderError:
+    return ProviderError(str(exc), retryable=False, kind="bad_request", provider=name)
+
+
+def _at_endpoint(
+    adapter: str,
+    url: str,
+    *,
+    api_key: str | None,
+    label: str,
+    timeout: float,
+    policy: EndpointPolicy,
+    cache_key: tuple[Any, ...],
+) -> Provider:
+    from memory.llm.registry import provider_class
+
+    try:
+        return _cached(
+            (*cache_key, url, policy, timeout),
+            lambda: guarded_provider(
+                provider_class(adapter), policy, base_url=url, api_key=api_key, timeout=timeout
+            ),
+        )
+    except EndpointRefused as exc:
+        raise _refused(exc, label) from None
+
+
+def _own_urls(adapter: str, base_url: str | None) -> set[str]:
+    urls = {normalize_url(u) for u in STANDARD_URLS.get(adapter, ())}
+    if base_url:
+        urls.add(normalize_url(base_url))
+    return urls
+
+
+def agent_provider(agent: Any, name: str) -> Provider:
+    """The provider serving `name` (a handle prefix) for `agent`; ProviderError
+    when there is none or its endpoint is refused."""
+    from memory.llm.registry import PROVIDER_CLASSES, canonical_provider, get_provider
+
+    config = _config()
+    endpoint = (agent.llm_config or {}).get("model_endpoint") or None
+    name = canonical_provider(name)
+    if name in PROVIDER_CLASSES:
+        if not endpoint:
+            return get_provider(config, name)
+        own: set[str] = set()
+        if config.is_configured(name):
+            own = _own_urls(name, get_provider(config, name).base_url)
+            own |= _own_urls(name, config.connection(name)[0])
+        if normalize_url(endpoint) in own | _own_urls(name, None):
+            return get_provider(config, name)
+        return _at_endpoint(
+            name,
+            endpoint,
+            api_key=None,
+            label=name,
+            timeout=config.timeout,
+            policy=endpoint_policy(config),
+            cache_key=("endpoint", name),
+        )
+    from agents.providers.selectors import provider_in_scope
+
+    row = provider_in_scope(
+        organization_id=agent.organization_id, owner_id=agent.owner_id, name=name
+    )
+    if row is None:
+        raise ProviderError(
+            f"unknown provider {name!r}: neither one of the server's providers nor a provider "
+            "of this agent's organization (see /v1/providers)",
+            retryable=False,
+            kind="not_configured",
+            provider=name,
+        )
+    return byok_provider(
+        row, endpoint=endpoint, timeout=config.timeout, policy=endpoint_policy(config)
+    )
+
+
+def build_provider(
+    provider_type: str,
+    *,
+    api_key: str | None,
+    base_url: str | None,
+    timeout: float,
+    policy: EndpointPolicy,
+) -> Provider:
+    """A provider object for these credentials, uncached (checks, refreshes).
+    EndpointRefused when base_url is not allowed."""
+    from memory.llm.registry import provider_class
+
+    kind = KINDS[provider_type]
+    cls = provider_class(kind.adapter)
+    url = base_url or kind.default_url
+    if url is None:
+        # The adapter's public default (api.openai.com, ...): nothing to guard.
+        return cls(base_url=None, api_key=api_key, timeout=timeout)
+    return guarded_provider(cls, policy, base_url=url, api_key=api_key, timeout=timeout)
+
+
+def byok_provider(
+    row: Any,
+    *,
+    endpoint: str | None = None,
+    timeout: float | None = None,
+    policy: EndpointPolicy | None = None,
+) -> Provider:
+    """The provider object for a stored BYOK provider, cached per row version
+    (optionally at an agent's own endpoint, then without the stored key)."""
+    from agents.providers.crypto import SecretUnreadable, decrypt
+
+    kind = KINDS.get(row.provider_type)
+    if kind is None:
+        raise ProviderError(
+            f"provider type {row.provider_type!r} is not supported here",
+            retryable=False,
+            kind="not_configured",
+            provider=row.name,
+        )
+    timeout = timeout if timeout is not None else float(settings.LLM_TIMEOUT)
+    policy = policy or endpoint_policy()
+    version = ("byok", row.id, row.updated_at)
+    if endpoint and normalize_url(endpoint) not in _own_urls(
+        kind.adapter, row.base_url or kind.default_url
+    ):
+        return _at_endpoint(
+            kind.adapter,
+            endpoint,
+            api_key=None,
+            label=row.name,
+            timeout=timeout,
+            policy=policy,
+            cache_key=(*version, "agent-endpoint"),
+        )
+
+    def build() -> Provider:
+        return build_provider(
+            row.provider_type,
+            api_key=decrypt(row.api_key_enc) or None,
+            base_url=row.base_url or None,
+            timeout=timeout,
+            policy=policy,
+        )
+
+    try:
+        return _cached((*version, policy, timeout), build)
+    except SecretUnreadable as exc:
+        raise ProviderError(
+            f"provider {row.name!r}: {exc}",
+            retryable=False,
+            kind="not_configured",
+            provider=row.name,
+        ) from None
+    except EndpointRefused as exc:
+        raise _refused(exc, row.name) from None

@@ -1,0 +1,45 @@
+"""WebSocket consumers: authorize, join the agent's group, render what is sent.
+
+Services publish JSON events to the group `agent.<id>` (memory/events.py);
+each becomes the htmx out-of-band swaps of named partials (memory/live.py)
+that the page's ws extension applies.
+"""
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import timezone
+
+from agents.selectors import agent_get_for_user
+from memory.services.events import group_name
+from memory.web.live import LiveView
+
+
+class AgentEventsConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        agent_id = self.scope["url_route"]["kwargs"]["agent_id"]
+        if not user or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        agent = await database_sync_to_async(agent_get_for_user)(user=user, agent_id=agent_id)
+        if agent is None:
+            await self.close(code=4404)
+            return
+        self.group = group_name(agent_id)
+        self.view = LiveView(agent_id, since=timezone.now(), send=self.send_html)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "group", None):
+            self.view.close()
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        """The page only listens; what it sends is ignored."""
+
+    async def agent_event(self, event: dict) -> None:
+        await self.view.handle(event["payload"])
+
+    async def send_html(self, html: str) -> None:
+        await self.send(text_data=html)

@@ -1,7 +1,0 @@
-from django.apps import AppConfig
-
-
-class ProvidersConfig(AppConfig):
-    name = "providers"
-    default_auto_field = "django.db.models.BigAutoField"
-    verbose_name = "model providers (bring your own key)"

@@ -1,7 +1,0 @@
-from django.apps import AppConfig
-
-
-class SourcesConfig(AppConfig):
-    name = "sources"
-    default_auto_field = "django.db.models.BigAutoField"
-    verbose_name = "folders and files"
