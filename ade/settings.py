@@ -234,3 +234,14 @@ LOGGING = {
 }
 
 ADE_VERSION = "0.1.0"
+
+# The server's own LLM providers, under Letta's variable names (each also as
+# NAME_FILE). memory/services/providers.py reads them from here, never from
+# os.environ directly.
+PROVIDER_ENV = {
+    name: env(name).strip()
+    for name in (
+        "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL", "GEMINI_API_KEY", "GEMINI_BASE_URL", "OLLAMA_BASE_URL", "VLLM_API_BASE",
+    )
+}

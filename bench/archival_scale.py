@@ -265,7 +265,7 @@ def run_case(name: str, owner: Any, data: Synthetic, queries: int,
 def _plain_hnsw(where: str, params: dict[str, Any], vector: list[float]) -> list[str]:
     from django.db import connection, transaction
 
-    from memory.store.search import _vector_literal
+    from memory.store.search import vector_literal as vector_literal
 
     with transaction.atomic(), connection.cursor() as cursor:
         # Make the planner take the HNSW index, as it would for a big table.
@@ -274,7 +274,7 @@ def _plain_hnsw(where: str, params: dict[str, Any], vector: list[float]) -> list
             cursor.execute(f"SET LOCAL {setting}")
         cursor.execute(f"SELECT t.id FROM memory_passage t WHERE t.embedding_dim = {DIM} AND {where} "
                        f"ORDER BY (t.embedding::vector({DIM})) <=> %(qv)s::vector({DIM}) LIMIT 10",
-                       {**params, "qv": _vector_literal(vector)})
+                       {**params, "qv": vector_literal(vector)})
         return [r[0] for r in cursor.fetchall()]
 
 

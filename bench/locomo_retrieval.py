@@ -87,7 +87,7 @@ def score(ranked: list[str], gold: set[str]) -> dict[str, float]:
 
 
 def run_conversation(conversation: dict[str, Any], backend: Any, owner: Any) -> dict[str, Any]:
-    from memory.services.turns import agent_create
+    from agents.services.lifecycle import agent_create
 
     agent = agent_create(owner=owner, name=f"locomo {conversation['sample_id']}", model="",
                          embedding=backend.embedding_model, include_base_tools=False)
@@ -192,13 +192,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with throwaway_database():
         from agents.models import Organization, User
-        from memory.services.turns import _embedder_for
+        from memory.services.providers import embedder_for
         from memory.store.search import PostgresMemoryBackend
 
         overrides = _apply_overrides(args.set)
         org = Organization.objects.create(name="bench")
         owner = User.objects.create_user(username="bench", password="x", organization=org)
-        backend = PostgresMemoryBackend(embed=_embedder_for(args.embedding), embedding_model=args.embedding)
+        backend = PostgresMemoryBackend(embed=embedder_for(args.embedding), embedding_model=args.embedding)
         runs = []
         for conversation in conversations:
             runs.append(run_conversation(conversation, backend, owner))

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from memory.models import Archive, Block, BlockHistory, Message, Passage, Run, Step
-from memory.services.blocks import block_create, block_update
+from memory.services.blocks import block_edit, block_new
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -41,12 +41,12 @@ class BlockAdmin(admin.ModelAdmin):
         return len(obj.value)
 
     def save_model(self, request, obj, form, change):
-        # Through the services so the limit policy holds and history is written.
+        # Through the one block-edit path: the limit policy holds, history is
+        # written, and agents showing the block recompile and redraw.
         if not change:
-            created = block_create(
-                label=obj.label, value=obj.value, limit=obj.limit, description=obj.description,
-                read_only=obj.read_only, metadata=obj.metadata, tags=obj.tags,
-                owner=obj.owner or request.user, actor_type="user", actor_id=request.user.pk,
+            created = block_new(
+                user=request.user, owner=obj.owner, label=obj.label, value=obj.value, limit=obj.limit,
+                description=obj.description, read_only=obj.read_only, metadata=obj.metadata, tags=obj.tags,
             )
             obj.pk = created.pk
             obj.__dict__.update(created.__dict__)
@@ -54,8 +54,7 @@ class BlockAdmin(admin.ModelAdmin):
         changes = {name: form.cleaned_data[name] for name in form.changed_data
                    if name in {"label", "value", "limit", "description", "read_only", "metadata", "tags"}}
         if changes:
-            block_update(block=obj, actor_type="user", actor_id=request.user.pk, reason="admin edit",
-                         **changes)
+            block_edit(user=request.user, block=obj, reason="admin edit", **changes)
         other = [n for n in form.changed_data if n in {"owner", "organization", "is_template"}]
         if other:
             Block.objects.filter(pk=obj.pk).update(**{n: getattr(obj, n) for n in other})

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from agents.errors import NotFound
+from agents.errors import InvalidInput, NotFound
 from agents.models import Agent, User
 from agents.selectors import agents_visible_to
 from memory import models as m
@@ -89,8 +89,6 @@ def cursor_page(
     and mean after/before *in the requested order*; with `before` alone the
     page is the `limit` rows closest to it."""
     if limit is not None and (limit < 1 or limit > MAX_PAGE):
-        from agents.errors import InvalidInput
-
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}.")
     forward = [k if ascending else f"-{k}" for k in keys]
     backward = [f"-{k}" if ascending else k for k in keys]

@@ -1,24 +1,31 @@
 """Shared set-up for engine tests: a fake LLM server the real SDKs talk to,
-configured through the same env vars a user would set."""
+configured under the same variable names a user sets (settings.PROVIDER_ENV
+holds them, read from the environment at start-up)."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from django.conf import settings
 
 from tests.fakes.llm_server import FakeLLMServer
+
+
+def set_provider_env(monkeypatch, name: str, value: str) -> None:
+    """As if the server had started with `name=value` in its environment ("" unsets)."""
+    monkeypatch.setitem(settings.PROVIDER_ENV, name, value)
 
 
 @pytest.fixture
 def fake_llm(monkeypatch):
     with FakeLLMServer() as server:
-        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-        monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
-        monkeypatch.setenv("GEMINI_API_KEY", "test-key")
-        monkeypatch.setenv("GEMINI_BASE_URL", server.url)
+        set_provider_env(monkeypatch, "OPENAI_API_KEY", "test-key")
+        set_provider_env(monkeypatch, "OPENAI_BASE_URL", server.url + "/v1")
+        set_provider_env(monkeypatch, "ANTHROPIC_API_KEY", "test-key")
+        set_provider_env(monkeypatch, "ANTHROPIC_BASE_URL", server.url)
+        set_provider_env(monkeypatch, "GEMINI_API_KEY", "test-key")
+        set_provider_env(monkeypatch, "GEMINI_BASE_URL", server.url)
         yield server
 
 

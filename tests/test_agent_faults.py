@@ -8,11 +8,12 @@ import pytest
 
 from agents.errors import Conflict
 from agents.models import Agent
+from agents.services.lifecycle import agent_create
 from memory import models as m
 from memory.engine.state import ApprovalDecision
-from memory.engine.types import StopReason
-from memory.services.turns import agent_create, message_send
-from tests.engine_helpers import fake_llm, fast_config, tool_results  # noqa: F401
+from memory.services.turns import message_send
+from memory.types import StopReason
+from tests.engine_helpers import fake_llm, fast_config, set_provider_env, tool_results  # noqa: F401
 from tests.fakes.llm_server import context_overflow, disconnect, error, reply, tool_call, truncated
 
 
@@ -67,7 +68,7 @@ def test_truncated_streams_are_retried(alice, fake_llm):
 
 
 def test_a_missing_provider_key_names_the_variable_to_set(alice, monkeypatch):
-    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    set_provider_env(monkeypatch, "ANTHROPIC_API_KEY", "")
     agent = agent_create(owner=alice, name="Claude", model="anthropic/claude-sonnet-4-5")
     result = message_send(agent=agent, texts=["hi"], user=alice, config=fast_config())
     assert result.stop_reason == StopReason.LLM_API_ERROR and "ANTHROPIC_API_KEY" in result.error
@@ -240,7 +241,7 @@ def test_a_slow_provider_times_out_and_is_retried(alice, fake_llm, settings):
 
 def test_a_run_cancelled_mid_turn_stops_before_the_next_step(alice, fake_llm):
     from memory.engine.state import StepEvent
-    from memory.services.turns import run_cancel
+    from memory.services.runs import run_cancel
 
     agent = make_agent(alice)
     fake_llm.script(tool_call("conversation_search", {"query": "a"}), reply("never sent"))
@@ -298,13 +299,13 @@ def test_react_agents_render_no_memory_and_answer_in_text(alice, fake_llm):
 
 
 def test_context_windows_come_from_the_provider_or_the_model_table(alice, fake_llm, monkeypatch):
-    monkeypatch.setenv("VLLM_API_BASE", fake_llm.url)
+    set_provider_env(monkeypatch, "VLLM_API_BASE", fake_llm.url)
     hosted = agent_create(owner=alice, name="Hosted", model="openai/gpt-4o-mini")
     assert hosted.llm_config["context_window"] == 128_000
     local = agent_create(owner=alice, name="Local", model="vllm/fake-chat")
     assert local.llm_config["context_window"] == fake_llm.model("fake-chat").context_length == 32_768
     capped = agent_create(owner=alice, name="Capped", model="openai/gpt-4o-mini", context_window_limit=16_000)
-    from memory.store.turn_store import load_agent
+    from memory.store.rows import load_agent
 
     assert load_agent(capped.id).context_window == 16_000
 
@@ -312,8 +313,8 @@ def test_context_windows_come_from_the_provider_or_the_model_table(alice, fake_l
 def test_anthropic_token_counts_calibrate_the_pressure_estimate(alice, fake_llm):
     from memory.engine.loop import AgentLoop
     from memory.llm.anthropic import AnthropicProvider
-    from memory.services.turns import store_for
-    from memory.store.turn_store import load_agent
+    from memory.services.stores import store_for
+    from memory.store.rows import load_agent
 
     agent = agent_create(owner=alice, name="Claude", model="anthropic/claude-sonnet-4-5")
     state = load_agent(agent.id)
@@ -331,7 +332,7 @@ def test_a_person_editing_a_shared_block_mid_turn_is_not_overwritten(fake_llm):
     the current value instead of silently replacing the person's."""
     from agents.models import User
     from memory.engine.state import DeltaEvent
-    from memory.services.blocks import block_update
+    from memory.store.blocks import block_update
 
     owner = User.objects.create_user(username="erin", password="x-pass-123")
     agent = make_agent(owner)

@@ -7,10 +7,12 @@ import json
 import pytest
 
 from agents.models import Agent
+from agents.services.lifecycle import agent_create
 from memory import models as m
-from memory.engine.types import StopReason
-from memory.services.turns import agent_create, context_overview, message_send
-from tests.engine_helpers import fake_llm, fast_config, tool_results  # noqa: F401
+from memory.services.context import context_overview
+from memory.services.turns import message_send
+from memory.types import StopReason
+from tests.engine_helpers import fake_llm, fast_config, set_provider_env, tool_results  # noqa: F401
 from tests.fakes.llm_server import reply, tool_call
 
 BLOCKS = [
@@ -151,8 +153,8 @@ def test_the_context_overview_counts_every_section(alice, fake_llm):
                                     "gemini/gemini-2.5-flash", "ollama/qwen3:8b", "vllm/qwen3-8b"])
 @pytest.mark.parametrize("agent_type", ["letta_v1_agent", "memgpt_agent"])
 def test_every_provider_drives_the_memory_loop(alice, fake_llm, monkeypatch, handle, agent_type):
-    monkeypatch.setenv("OLLAMA_BASE_URL", fake_llm.url)
-    monkeypatch.setenv("VLLM_API_BASE", fake_llm.url)
+    set_provider_env(monkeypatch, "OLLAMA_BASE_URL", fake_llm.url)
+    set_provider_env(monkeypatch, "VLLM_API_BASE", fake_llm.url)
     agent = agent_create(owner=alice, name="Multi", agent_type=agent_type, model=handle, memory_blocks=BLOCKS)
     edit = "memory_replace" if agent_type == "letta_v1_agent" else "core_memory_replace"
     args = ({"label": "human", "old_string": "unknown", "new_string": "Alice"} if edit == "memory_replace"

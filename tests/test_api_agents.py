@@ -3,6 +3,7 @@ modify (including whole-set tool/block changes), delete, agent files."""
 
 from tests.api_helpers import *  # noqa: F403 - fixtures
 from tests.api_helpers import MODEL, create_agent
+from tests.engine_helpers import set_provider_env
 
 
 def test_create_accepts_llm_config_embedding_config_and_settings(as_alice, fake_llm):
@@ -180,8 +181,8 @@ def test_an_agent_file_round_trips_messages_tools_and_memory(as_alice, fake_llm,
 
 
 def test_an_unconfigured_embedding_provider_is_a_4xx(as_alice, monkeypatch):
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    set_provider_env(monkeypatch, "OPENAI_API_KEY", "")
+    set_provider_env(monkeypatch, "OPENAI_BASE_URL", "")
     response = as_alice.post(
         "/v1/agents/", {"name": "x", "embedding": "openai/text-embedding-3-small"}
     )

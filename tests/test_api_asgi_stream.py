@@ -16,7 +16,7 @@ async def test_an_sse_stream_flows_under_asgi(alice, secrets, fake_llm, settings
     from asgiref.sync import sync_to_async
     from django.test import AsyncClient
 
-    from memory.services.turns import agent_create
+    from agents.services.lifecycle import agent_create
 
     settings.SSE_PING_SECONDS = 0.05
     agent = await sync_to_async(agent_create)(owner=alice, name="Async", model=MODEL)

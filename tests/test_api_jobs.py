@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from memory.files.services import file_upload, source_create
+from agents.services.lifecycle import agent_create
+from memory.services.files import file_upload, source_create
 from memory.services.jobs import run_pending
 from memory.services.reembed import reembed_start
-from memory.services.turns import agent_create
 from tests.api_helpers import *  # noqa: F403 - fixtures
 
 

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from memory.engine import prompts
+from memory import prompts
 from memory.engine.state import DeltaEvent
-from memory.engine.types import (
+from memory.store.letta_format import DeltaTranslator, Options, partial_json_string, to_letta
+from memory.types import (
     AgentType,
     Message,
     MessageKind,
@@ -20,7 +21,6 @@ from memory.engine.types import (
     ToolCallPart,
     ToolReturnPart,
 )
-from memory.store.letta_format import DeltaTranslator, Options, partial_json_string, to_letta
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -5,13 +5,7 @@ from django.test import override_settings
 from agents.errors import Conflict, LimitExceeded
 from agents.models import Agent
 from memory.models import AgentBlock, BlockHistory
-from memory.services.blocks import (
-    block_attach,
-    block_create,
-    block_detach,
-    block_undo,
-    block_update,
-)
+from memory.store.blocks import block_attach, block_create, block_detach, block_undo, block_update
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from memory import prompts
 from memory.engine import context as context_module
-from memory.engine import prompts
 from memory.engine.context import (
     CompileInput,
     ContextOverview,
@@ -27,7 +27,8 @@ from memory.engine.context import (
 )
 from memory.engine.rules import default_base_tool_rules, parse_rules
 from memory.engine.tokens import TokenCounter
-from memory.engine.types import (
+from memory.tools.catalog import default_tool_names, tool_defs_for
+from memory.types import (
     AgentType,
     Block,
     Directory,
@@ -40,7 +41,6 @@ from memory.engine.types import (
     ToolDef,
     ToolReturnPart,
 )
-from memory.tools.catalog import default_tool_names, tool_defs_for
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 WHEN = datetime(2026, 11, 24, 21, 15, 2, tzinfo=UTC)

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from memory.engine.prompts import LINE_NUMBER_WARNING
-from memory.engine.types import AgentType, Block
+from memory.prompts import LINE_NUMBER_WARNING
 from memory.tools import core
 from memory.tools.base import ToolContext, ToolError
 from memory.tools.catalog import BASE_TOOLS, default_tool_names, tool_defs_for
+from memory.types import AgentType, Block
 
 NOW = datetime(2026, 11, 24, 21, 15, 2, tzinfo=UTC)
 

@@ -65,7 +65,8 @@ def _check_window(agent_id: str) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_agents_survive_being_killed_mid_step(fake_llm):
     from agents.models import User
-    from memory.services.turns import agent_create, message_send
+    from agents.services.lifecycle import agent_create
+    from memory.services.turns import message_send
 
     owner = User.objects.create_user(username="crash", password="crash-pass-123")
     agent = agent_create(owner=owner, name="Survivor", model="openai/gpt-4o-mini",

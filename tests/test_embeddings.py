@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from memory.llm.base import ProviderError
 from memory.llm.embeddings import (
     GeminiEmbedder,
     LocalMiniLMEmbedder,
@@ -17,6 +16,7 @@ from memory.llm.embeddings import (
     VLLMEmbedder,
     get_embedder,
 )
+from memory.llm.errors import ProviderError
 from memory.llm.registry import ProviderConfig
 from tests.fakes.llm_server import FakeLLMServer, disconnect, error, fake_embedding
 

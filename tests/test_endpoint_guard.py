@@ -168,7 +168,7 @@ def test_a_url_the_server_is_configured_with_is_allowed_exactly():
 
 def test_a_name_rebound_to_an_inside_address_is_refused_at_the_next_request():
     """DNS rebinding: public when the endpoint was set, loopback later."""
-    from memory.llm.base import ProviderError
+    from memory.llm.errors import ProviderError
     from memory.llm.openai import OpenAIProvider
 
     answers = ["93.184.216.34"]

@@ -2,7 +2,7 @@ from agents import ids
 from agents.models import Agent, Tool
 from agents.services.accounts import apikey_create
 from memory.models import Archive, Message, Passage, Run, Step
-from memory.services.blocks import block_create
+from memory.store.blocks import block_create
 
 
 def test_rows_get_letta_style_prefixed_ids(alice):

@@ -18,12 +18,14 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from agents.services.lifecycle import agent_create
 from memory import models as m
 from memory.files.models import FileContent, Job, SourceFile, SourcePassage
-from memory.files.processing import _insert_chunks, _status
-from memory.files.services import file_upload, source_create
-from memory.services import jobs, turns
+from memory.services import jobs
+from memory.services.file_processing import _insert_chunks, _status
+from memory.services.files import file_upload, source_create
 from memory.services.jobs import job_claim, job_enqueue, job_run, jobs_waiting, run_pending
+from memory.services.providers import embedder_for
 from memory.services.reembed import reembed_start
 from memory.store.search import PostgresMemoryBackend
 from tests.api_helpers import *  # noqa: F403 - fixtures (fake_llm)
@@ -122,7 +124,7 @@ def test_a_file_taken_over_starts_over_from_nothing(alice):
 
 
 def test_re_embedding_taken_over_resumes_where_it_stopped(alice, fake_llm):
-    agent = turns.agent_create(owner=alice, name="archivist", model="", embedding="", include_base_tools=False)
+    agent = agent_create(owner=alice, name="archivist", model="", embedding="", include_base_tools=False)
     backend = PostgresMemoryBackend(embed=lambda texts: [[1.0, 0.0, 0.0] for _ in texts],
                                     embedding_model="test/old")
     for i in range(6):
@@ -131,7 +133,7 @@ def test_re_embedding_taken_over_resumes_where_it_stopped(alice, fake_llm):
     job_claim()
     # The dead worker had committed its first batch.
     first = list(m.Passage.objects.order_by("sequence_id")[:2])
-    vectors = turns._embedder_for(EMBEDDING)([p.text for p in first])
+    vectors = embedder_for(EMBEDDING)([p.text for p in first])
     for passage, vector in zip(first, vectors, strict=True):
         m.Passage.objects.filter(pk=passage.pk).update(embedding=vector, embedding_dim=len(vector),
                                                         embedding_model=EMBEDDING)

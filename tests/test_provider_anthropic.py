@@ -7,7 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from memory.engine.types import (
+from memory.llm.anthropic import AnthropicProvider
+from memory.llm.errors import ProviderError
+from memory.types import (
     Message,
     MessageKind,
     ReasoningDelta,
@@ -17,8 +19,6 @@ from memory.engine.types import (
     ToolCallDelta,
     ToolCallPart,
 )
-from memory.llm.anthropic import AnthropicProvider
-from memory.llm.base import ProviderError
 from tests.fakes import LOOKUP, SEND_MESSAGE, chat, system, tool_result, user
 from tests.fakes.llm_server import (
     FakeLLMServer,

@@ -11,13 +11,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from memory.llm.anthropic import AnthropicProvider
-from memory.llm.base import (
-    ContextWindowExceeded,
-    Provider,
-    ProviderError,
-    error_from_status,
-    parse_retry_after,
-)
+from memory.llm.base import Provider, error_from_status, parse_retry_after
+from memory.llm.errors import ContextWindowExceeded, ProviderError
 from memory.llm.gemini import GeminiProvider
 from memory.llm.models_table import (
     FALLBACK_CONTEXT_WINDOW,

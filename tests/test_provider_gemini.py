@@ -8,15 +8,16 @@ from typing import Any
 
 import pytest
 
-from memory.engine.types import (
+from memory.llm.base import is_generated_call_id
+from memory.llm.errors import ProviderError
+from memory.llm.gemini import GeminiProvider
+from memory.types import (
     Message,
     MessageKind,
     ReasoningPart,
     TextPart,
     ToolCallPart,
 )
-from memory.llm.base import ProviderError, is_generated_call_id
-from memory.llm.gemini import GeminiProvider
 from tests.fakes import LOOKUP, SEND_MESSAGE, chat, tool_result, user
 from tests.fakes.llm_server import (
     FakeLLMServer,

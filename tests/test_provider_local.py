@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from memory.llm.base import ProviderError
+from memory.llm.errors import ProviderError
 from memory.llm.ollama import OllamaProvider
 from memory.llm.vllm import VLLMProvider
 from tests.fakes import LOOKUP, chat

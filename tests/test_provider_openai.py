@@ -7,7 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from memory.engine.types import (
+from memory.llm.base import is_generated_call_id
+from memory.llm.errors import ProviderError
+from memory.llm.openai import OpenAIProvider
+from memory.types import (
     MessageKind,
     ReasoningDelta,
     ReasoningPart,
@@ -15,8 +18,6 @@ from memory.engine.types import (
     TextDelta,
     ToolCallDelta,
 )
-from memory.llm.base import ProviderError, is_generated_call_id
-from memory.llm.openai import OpenAIProvider
 from tests.fakes import LOOKUP, SEND_MESSAGE, chat, tool_result, user
 from tests.fakes.llm_server import (
     FakeLLMServer,

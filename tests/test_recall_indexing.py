@@ -20,10 +20,11 @@ def _vectors(agent_id: str) -> list[tuple[str, str | None]]:
 
 def test_vectors_written_with_the_insert_match_the_indexer(alice, fake_llm):  # noqa: F811
     from agents.models import Agent
+    from agents.services.lifecycle import agent_create
     from memory.models import Message
-    from memory.services.turns import agent_create, message_send
+    from memory.services.turns import message_send
+    from memory.store.rows import message_from_row, searchable_text
     from memory.store.search import index_messages
-    from memory.store.turn_store import message_from_row, searchable_text
     from tests.fakes.llm_server import reply, tool_call
 
     agent = agent_create(owner=alice, name="indexed", model="openai/gpt-4o-mini")

@@ -5,11 +5,15 @@ with progress, while search keeps working: through the service, PATCH
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
+from agents.models import Agent
+from agents.services.lifecycle import agent_create
 from memory import models as m
-from memory.services import reembed, turns
+from memory.services import reembed
 from memory.services.jobs import run_pending
 from memory.services.reembed import reembed_start, reembed_status
+from memory.services.stores import store_for
 from memory.store.search import PostgresMemoryBackend
 from tests.api_helpers import *  # noqa: F403 - fixtures (fake_llm and the actors' API clients)
 
@@ -22,7 +26,7 @@ def old_embed(texts):
 
 @pytest.fixture
 def agent(alice):
-    return turns.agent_create(owner=alice, name="archivist", model="", embedding="", include_base_tools=False)
+    return agent_create(owner=alice, name="archivist", model="", embedding="", include_base_tools=False)
 
 
 def fill(agent, n, *, embed=None, model=""):
@@ -35,7 +39,7 @@ def test_changing_the_model_re_embeds_every_passage_with_progress(agent, fake_ll
     monkeypatch.setattr(reembed, "BATCH_SIZE", 16)
     fill(agent, 40, embed=old_embed, model="test/old")
     seen = []
-    monkeypatch.setattr("memory.services.job_events.publish_job", lambda job: seen.append(job.done))
+    monkeypatch.setattr("memory.services.jobs.job_publish", lambda job: seen.append(job.done))
     job = reembed_start(agent=agent, embedding=NEW)
     agent.refresh_from_db()
     assert agent.embedding == NEW and job.total == 40 and job.status == "queued"
@@ -50,7 +54,7 @@ def test_changing_the_model_re_embeds_every_passage_with_progress(agent, fake_ll
 def test_search_keeps_working_while_half_the_passages_are_re_embedded(agent, fake_llm, monkeypatch):
     monkeypatch.setattr(reembed, "BATCH_SIZE", 10)
     fill(agent, 30, embed=old_embed, model="test/old")
-    real = turns._embedder_for
+    real = reembed.embedder_for
 
     def failing_after_one_batch(handle):
         embed, calls = real(handle), {"n": 0}
@@ -62,15 +66,15 @@ def test_search_keeps_working_while_half_the_passages_are_re_embedded(agent, fak
             return embed(texts)
         return run
 
-    monkeypatch.setattr(turns, "_embedder_for", failing_after_one_batch)
+    monkeypatch.setattr(reembed, "embedder_for", failing_after_one_batch)
     job = reembed_start(agent=agent, embedding=NEW)
     run_pending()
     job.refresh_from_db()
     assert job.status == "failed" and "after 10 of 30 passages" in job.error and "rate limited" in job.error
     models = list(m.Passage.objects.values_list("embedding_model", flat=True))
     assert models.count(NEW) == 10 and models.count("test/old") == 20  # old vectors kept until replaced
-    monkeypatch.setattr(turns, "_embedder_for", real)
-    backend = turns.store_for(turns.Agent.objects.get(pk=agent.pk)).backend
+    monkeypatch.setattr(reembed, "embedder_for", real)
+    backend = store_for(Agent.objects.get(pk=agent.pk)).backend
     hits = backend.archival_search(agent.id, "herons", tags=None, top_k=5)
     assert {h["content"] for h in hits} >= {"fact 0 about herons", "fact 20 about herons"}
     # Running it again finishes the rest.
@@ -84,16 +88,14 @@ def test_a_newer_model_change_stops_the_running_job(agent, fake_llm, monkeypatch
     monkeypatch.setattr(reembed, "BATCH_SIZE", 5)
     fill(agent, 20)
     job = reembed_start(agent=agent, embedding=NEW)
-    import memory.services.jobs as jobs
-
-    original = jobs.job_progress
+    original = reembed.job_progress
 
     def switch_midway(job_row, *, done, total=None):
         original(job_row, done=done, total=total)
         if done == 10:
-            turns.Agent.objects.filter(pk=agent.pk).update(embedding="openai/text-embedding-3-large")
+            Agent.objects.filter(pk=agent.pk).update(embedding="openai/text-embedding-3-large")
 
-    monkeypatch.setattr(jobs, "job_progress", switch_midway)
+    monkeypatch.setattr(reembed, "job_progress", switch_midway)
     run_pending()
     job.refresh_from_db()
     assert job.status == "cancelled" and job.done == 10
@@ -103,17 +105,17 @@ def test_switching_to_no_model_keeps_vectors_and_searches_words(agent, fake_llm)
     fill(agent, 3, embed=old_embed, model="test/old")
     assert reembed_start(agent=agent, embedding="") is None
     agent.refresh_from_db()
-    backend = turns.store_for(agent).backend
+    backend = store_for(agent).backend
     assert backend.semantic is False
     assert backend.archival_search(agent.id, "herons", tags=None)[0]["content"] == "fact 0 about herons"
     assert m.Passage.objects.filter(embedding__isnull=False).count() == 3
 
 
 def test_a_shared_archive_is_left_alone(alice, agent, fake_llm):
-    other = turns.agent_create(owner=alice, name="colleague", model="", include_base_tools=False)
+    other = agent_create(owner=alice, name="colleague", model="", include_base_tools=False)
     shared = m.Archive.objects.create(name="team", owner=alice, organization_id=alice.organization_id)
     shared.agents.add(agent, other)
-    m.Passage.objects.create(archive=shared, text="shared fact", created_at=turns.timezone.now())
+    m.Passage.objects.create(archive=shared, text="shared fact", created_at=timezone.now())
     fill(agent, 2)
     job = reembed_start(agent=agent, embedding=NEW)
     assert job.total == 2 and job.params["shared_archives_skipped"] == [shared.id]
@@ -152,7 +154,7 @@ def test_patching_the_embedding_re_embeds_in_the_background_while_search_works(
 
     herons = {"fact 0 about herons", "fact 10 about herons", "fact 20 about herons"}
     midway = {}
-    original = jobs.job_progress
+    original = reembed.job_progress
 
     def search_midway(row, *, done, total=None):
         original(row, done=done, total=total)
@@ -161,7 +163,7 @@ def test_patching_the_embedding_re_embeds_in_the_background_while_search_works(
             found = as_alice.get(f"/v1/agents/{agent.id}/archival-memory/search", query="herons").json()
             midway["found"] = {hit["content"] for hit in found["results"]}
 
-    monkeypatch.setattr(jobs, "job_progress", search_midway)
+    monkeypatch.setattr(reembed, "job_progress", search_midway)
     assert run_pending() == 1
     # Half-way: a third re-embedded, and search still finds every heron (full text covers the rest).
     assert midway["job"]["status"] == "running" and midway["job"]["done"] == 10
@@ -187,17 +189,17 @@ def test_sending_the_same_embedding_back_queues_nothing(agent, as_alice, fake_ll
 def test_sending_the_model_again_after_a_failure_resumes_the_job(agent, as_alice, fake_llm, monkeypatch):
     monkeypatch.setattr(reembed, "BATCH_SIZE", 10)
     fill(agent, 25)
-    real = turns._embedder_for
+    real = reembed.embedder_for
 
     def down(texts):
         raise RuntimeError("the embedding service is down")
 
-    monkeypatch.setattr(turns, "_embedder_for", lambda handle: down)
+    monkeypatch.setattr(reembed, "embedder_for", lambda handle: down)
     as_alice.patch(f"/v1/agents/{agent.id}", {"embedding": NEW})
     run_pending()
     [failed] = _jobs(as_alice, agent)
     assert failed["status"] == "failed" and "the embedding service is down" in failed["error"]
-    monkeypatch.setattr(turns, "_embedder_for", real)
+    monkeypatch.setattr(reembed, "embedder_for", real)
     as_alice.patch(f"/v1/agents/{agent.id}", {"embedding": NEW})
     resumed, _ = _jobs(as_alice, agent)
     assert resumed["status"] == "queued" and resumed["total"] == 25

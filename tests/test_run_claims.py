@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from agents.services.lifecycle import agent_create
 from memory import models as m
-from memory.services.runs import run_create
-from memory.services.turns import agent_create
-from memory.services.worker import DEAD_RUN_ERROR, runs_reap, worker_claim, worker_release
+from memory.services.runs import DEAD_RUN_ERROR, run_create
+from memory.services.worker import runs_reap, worker_claim, worker_release
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -26,14 +26,14 @@ def concept_embed(texts: list[str]) -> list[list[float]]:
 
 @pytest.fixture
 def agent(alice):
-    from memory.services.turns import agent_create
+    from agents.services.lifecycle import agent_create
 
     return agent_create(owner=alice, name="searcher", model="", include_base_tools=False)
 
 
 @pytest.fixture
 def other_agent(alice):
-    from memory.services.turns import agent_create
+    from agents.services.lifecycle import agent_create
 
     return agent_create(owner=alice, name="other", model="", include_base_tools=False)
 

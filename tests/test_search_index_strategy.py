@@ -34,7 +34,7 @@ def embed384(texts: list[str]) -> list[list[float]]:
 
 @pytest.fixture
 def make_agent(alice):
-    from memory.services.turns import agent_create
+    from agents.services.lifecycle import agent_create
 
     def make(name="a"):
         return agent_create(owner=alice, name=name, model="", include_base_tools=False)

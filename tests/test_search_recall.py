@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from agents.services.lifecycle import agent_create
 from memory import models as m
-from memory.services.turns import agent_create, message_send, store_for
+from memory.services.stores import store_for
+from memory.services.turns import message_send
 from tests.engine_helpers import fake_llm, fast_config  # noqa: F401
 from tests.fakes.llm_server import reply, tool_call
 

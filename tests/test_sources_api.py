@@ -90,7 +90,7 @@ def test_a_bad_upload_reports_its_error(alice_api):
 
 
 def test_attached_folder_is_searchable_by_the_agent(alice, alice_api):
-    from memory.services.turns import agent_create
+    from agents.services.lifecycle import agent_create
 
     agent = agent_create(owner=alice, name="reader", model="", include_base_tools=False)
     folder = alice_api.post("/sources/", json={"name": "manuals"}).json()
@@ -113,7 +113,7 @@ def test_folder_names_are_unique(alice_api):
 
 
 def test_charlie_cannot_see_or_use_alices_folder(alice, alice_api, charlie_api):
-    from memory.services.turns import agent_create
+    from agents.services.lifecycle import agent_create
 
     folder = alice_api.post("/folders/", json={"name": "private"}).json()
     assert charlie_api.get(f"/folders/{folder['id']}").status_code == 404

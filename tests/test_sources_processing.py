@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from memory.files import parsing, processing
+from memory.files import parsing
 from memory.files.chunking import chunk_text
 from memory.files.models import FileAgent, FileContent, Job, SourceFile, SourcePassage
-from memory.files.services import file_upload, source_attach, source_create
+from memory.services import file_processing as processing
+from memory.services.files import file_upload, source_attach, source_create
 from memory.services.jobs import run_pending
 from tests.engine_helpers import fake_llm  # noqa: F401
 
@@ -92,7 +93,7 @@ def test_chunks_stay_near_the_size_and_overlap():
 def test_an_upload_is_processed_in_the_background_with_progress(folder, monkeypatch):
     monkeypatch.setattr(processing, "EMBED_BATCH", 4)
     seen = []
-    monkeypatch.setattr("memory.services.job_events.publish_job", lambda job: seen.append((job.status, job.done, job.total)))
+    monkeypatch.setattr("memory.services.jobs.job_publish", lambda job: seen.append((job.status, job.done, job.total)))
     text = "\n\n".join(f"Section {i}: " + "lorem ipsum " * 100 for i in range(10))
     file, job = file_upload(source=folder, file_name="big.txt", data=text.encode())
     assert file.processing_status == "pending" and job.status == "queued"
@@ -120,9 +121,7 @@ def test_a_failure_half_way_through_embedding_removes_the_chunks_written(alice, 
     folder = source_create(owner=alice, name="embedded", embedding="openai/text-embedding-3-small")
     monkeypatch.setattr(processing, "EMBED_BATCH", 2)
     calls = {"n": 0}
-    from memory.services import turns
-
-    real = turns._embedder_for
+    real = processing.embedder_for
 
     def flaky(handle):
         embed = real(handle)
@@ -134,7 +133,7 @@ def test_a_failure_half_way_through_embedding_removes_the_chunks_written(alice, 
             return embed(texts)
         return run
 
-    monkeypatch.setattr(turns, "_embedder_for", flaky)
+    monkeypatch.setattr(processing, "embedder_for", flaky)
     text = "\n\n".join(f"Part {i}. " + "text " * 250 for i in range(8))
     file, job = upload(folder, "long.txt", text.encode())
     assert file.processing_status == "error" and "embedding service went away" in file.error_message
@@ -155,7 +154,7 @@ def test_a_duplicate_name_gets_a_suffix(folder):
 
 
 def test_a_new_file_opens_in_every_attached_agent(alice, folder):
-    from memory.services.turns import agent_create
+    from agents.services.lifecycle import agent_create
 
     agent = agent_create(owner=alice, name="reader", model="", include_base_tools=False)
     source_attach(source=folder, agent=agent)

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from memory.files import services
 from memory.files.models import FileAgent
+from memory.services import files as services
 from memory.services.jobs import run_pending
-from memory.store.search import PostgresMemoryBackend
+from memory.services.stores import store_for
 from memory.tools import files as tools
 from memory.tools.base import ToolContext, ToolError
 from tests.engine_helpers import fake_llm, fast_config, tool_results  # noqa: F401
@@ -26,7 +26,7 @@ HANDBOOK = "\n".join([
 
 @pytest.fixture
 def agent(alice):
-    from memory.services.turns import agent_create
+    from agents.services.lifecycle import agent_create
 
     return agent_create(owner=alice, name="clerk", model="openai/gpt-4o-mini")
 
@@ -42,7 +42,7 @@ def folder(alice, agent):
 
 
 def ctx(agent) -> ToolContext:
-    return ToolContext(agent_id=agent.id, blocks={}, backend=PostgresMemoryBackend(embed=None, embedding_model=""),
+    return ToolContext(agent_id=agent.id, blocks={}, backend=store_for(agent).backend,
                        timezone="UTC")
 
 
@@ -83,7 +83,7 @@ def test_semantic_search_files_returns_the_best_passages(agent, folder):
 
 
 def test_an_agent_without_the_folder_sees_nothing(alice, folder):
-    from memory.services.turns import agent_create
+    from agents.services.lifecycle import agent_create
 
     other = agent_create(owner=alice, name="outsider", model="", include_base_tools=False)
     result = json.loads(tools.semantic_search_files(ctx(other), "wifi password"))

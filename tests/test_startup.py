@@ -248,7 +248,7 @@ def test_serve_starts_the_background_worker_for_jobs_left_from_before(alice, mon
     from django.utils import timezone
 
     from memory.files.models import Job
-    from memory.files.services import file_upload, source_create
+    from memory.services.files import file_upload, source_create
 
     monkeypatch.setenv("ADE_JOBS", "worker")  # nothing runs them in this process
     folder = source_create(owner=alice, name="left over")

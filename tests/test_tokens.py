@@ -13,7 +13,7 @@ import tiktoken.registry
 
 from memory.engine import tokens
 from memory.engine.tokens import TokenCounter, encoding_for_model
-from memory.engine.types import (
+from memory.types import (
     Message,
     MessageKind,
     ReasoningPart,

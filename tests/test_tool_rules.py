@@ -14,8 +14,8 @@ from memory.engine.rules import (
     parse_rules,
     render_rule,
 )
-from memory.engine.types import AgentType, ToolRule, ToolRuleType
 from memory.tools.catalog import BASE_TOOLS
+from memory.types import AgentType, ToolRule, ToolRuleType
 
 TOOLS = ["send_message", "search", "plan", "act", "check", "authenticate", "transfer"]
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from memory import models as m
-from memory.services.turns import context_overview
+from memory.services.context import context_overview
 from tests.ui_helpers import *  # noqa: F403 - fixtures
 from tests.ui_helpers import htmx
 

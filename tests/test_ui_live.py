@@ -116,7 +116,7 @@ async def test_a_failed_run_shows_its_error_plainly_and_goes_idle(agent, alice):
 
 
 async def test_a_person_editing_a_block_redraws_it_and_the_context_window_in_other_tabs(agent, alice, bob):
-    from memory.services.ui import block_edit
+    from memory.services.blocks import block_edit
 
     communicator, _, _ = await connect(agent.id, bob)
     block = await database_sync_to_async(m.Block.objects.get)(agent_links__agent=agent, label="human")

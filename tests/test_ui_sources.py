@@ -10,9 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from memory.files.models import FileAgent, Source, SourceFile
-from memory.files.services import file_upload, source_create, source_create_for_agent
+from memory.services.files import file_upload, source_create, source_create_for_agent
 from memory.services.jobs import run_pending
-from memory.store.turn_store import load_agent
+from memory.store.rows import load_agent
 from tests.test_ui_live import connect, frames_until
 from tests.ui_helpers import *  # noqa: F403 - fixtures
 from tests.ui_helpers import htmx, make_agent

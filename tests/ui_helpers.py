@@ -20,7 +20,7 @@ BLOCKS = [
 
 
 def make_agent(owner, name="Sam", **kw):
-    from memory.services.turns import agent_create
+    from agents.services.lifecycle import agent_create
 
     kw.setdefault("model", "openai/gpt-4o-mini")
     kw.setdefault("memory_blocks", [dict(b) for b in BLOCKS])

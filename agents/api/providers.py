@@ -13,6 +13,7 @@ from agents.errors import NotFound
 from agents.providers import services
 from agents.providers.models import Provider
 from agents.providers.selectors import provider_get_for_user, providers_visible_to
+from memory.selectors import cursor_page
 
 router = Router(tags=["providers"])
 
@@ -39,8 +40,6 @@ class ProviderFilters(Schema):
 @router.get("/providers/", response=list[s.ProviderOut])
 def list_providers(request, filters: Query[ProviderFilters]):
     """Your organization's providers, newest first by default."""
-    from memory.selectors import cursor_page
-
     rows = providers_visible_to(user=request.auth)
     if filters.name:
         rows = rows.filter(name=filters.name)

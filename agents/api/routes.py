@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
+from django.db import transaction
 from django.db.models import Q
 from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
@@ -14,12 +15,33 @@ from ninja.files import UploadedFile
 from agents.api import schemas as s
 from agents.errors import InvalidInput, NotFound
 from agents.models import Agent, Tool
+from agents.providers.selectors import models_for_user
 from agents.selectors import (
     agent_get_for_user,
     agents_visible_to,
     tool_get_for_user,
     tools_visible_to,
 )
+from agents.services.agentfile import agent_export, agent_import
+from agents.services.letta_config import endpoint_type
+from agents.services.lifecycle import agent_create, agent_delete, agent_update
+from agents.services.tools import (
+    agent_tool_attach,
+    agent_tool_detach,
+    agent_tool_set_approval,
+    tool_create,
+    tool_delete,
+    tool_return_message,
+    tool_run,
+    tool_run_for_agent,
+    tool_update,
+    tool_upsert,
+)
+from memory.llm.registry import list_all_models
+from memory.selectors import cursor_page
+from memory.services.base_tools import base_tools_ensure, base_tools_sync
+from memory.services.providers import provider_config
+from memory.services.reembed import reembed_if_changed
 
 router = Router()
 
@@ -80,8 +102,6 @@ def _filtered_agents(request, filters: AgentFilters):
 @router.get("/agents/", response=list[s.AgentOut], tags=["agents"])
 def list_agents(request, filters: Query[AgentFilters]):
     """The agents you can see (yours and your team's), newest first by default."""
-    from memory.selectors import cursor_page
-
     page = cursor_page(
         _filtered_agents(request, filters),
         before=filters.before,
@@ -101,10 +121,6 @@ def count_agents(request, filters: Query[AgentFilters]):
 def create_agent(request, payload: s.AgentIn):
     """Create an agent: inline `memory_blocks` and/or shared `block_ids`, tools by
     name or id (plus the base tools of its type unless include_base_tools is false)."""
-    from agents.services.lifecycle import agent_update
-    from agents.services.tools import base_tools_ensure
-    from memory.services.turns import agent_create
-
     base_tools_ensure()
     agent = agent_create(owner=request.auth, **payload.create_kwargs(request.auth))
     if payload.message_buffer_autoclear:
@@ -128,8 +144,6 @@ def import_agent(
     env_vars_json: Form[str | None] = None,
 ):
     """Import an Agent File (.af, multipart field `file`)."""
-    from agents.services.agentfile import agent_import
-
     try:
         document = json.loads(file.read().decode("utf-8"))
         env_vars = json.loads(env_vars_json) if env_vars_json else None
@@ -161,11 +175,6 @@ def modify_agent(request, agent_id: str, payload: s.AgentPatch):
     """Change only the fields sent. tool_ids / block_ids / message_ids replace the whole set.
     A new `embedding` (or embedding_config) re-embeds the agent's archival memory in the
     background; follow it with GET /v1/jobs/?agent_id=…"""
-    from django.db import transaction
-
-    from agents.services.lifecycle import agent_update
-    from memory.services.reembed import reembed_if_changed
-
     changes = payload.update_kwargs(request.auth)
     embedding_sent = "embedding" in changes
     embedding = changes.pop("embedding", None)
@@ -178,8 +187,6 @@ def modify_agent(request, agent_id: str, payload: s.AgentPatch):
 
 @router.delete("/agents/{agent_id}", tags=["agents"])
 def delete_agent(request, agent_id: str):
-    from agents.services.lifecycle import agent_delete
-
     agent_delete(agent=agent_for(request, agent_id))
     return {"message": f"Agent id={agent_id} successfully deleted"}
 
@@ -187,15 +194,11 @@ def delete_agent(request, agent_id: str):
 @router.get("/agents/{agent_id}/export", response=dict[str, Any], tags=["agents"])
 def export_agent(request, agent_id: str):
     """The agent as an Agent File (.af) JSON document."""
-    from agents.services.agentfile import agent_export
-
     return agent_export(agent=agent_for(request, agent_id))
 
 
 @router.post("/agents/{agent_id}/export", response=dict[str, Any], tags=["agents"])
 def export_agent_post(request, agent_id: str):
-    from agents.services.agentfile import agent_export
-
     return agent_export(agent=agent_for(request, agent_id))
 
 
@@ -204,8 +207,6 @@ def export_agent_post(request, agent_id: str):
 
 @router.get("/agents/{agent_id}/tools", response=list[s.ToolOut], tags=["agents"])
 def list_agent_tools(request, agent_id: str, page: Query[Page]):
-    from memory.selectors import cursor_page
-
     agent = agent_for(request, agent_id)
     return cursor_page(
         agent.tools.all(),
@@ -218,8 +219,6 @@ def list_agent_tools(request, agent_id: str, page: Query[Page]):
 
 @router.patch("/agents/{agent_id}/tools/attach/{tool_id}", response=s.AgentOut, tags=["agents"])
 def attach_tool(request, agent_id: str, tool_id: str):
-    from agents.services.tools import agent_tool_attach
-
     agent = agent_for(request, agent_id)
     agent_tool_attach(agent=agent, tool=tool_for(request, tool_id))
     return s.agent_out(agent)
@@ -227,8 +226,6 @@ def attach_tool(request, agent_id: str, tool_id: str):
 
 @router.patch("/agents/{agent_id}/tools/detach/{tool_id}", response=s.AgentOut, tags=["agents"])
 def detach_tool(request, agent_id: str, tool_id: str):
-    from agents.services.tools import agent_tool_detach
-
     agent = agent_for(request, agent_id)
     agent_tool_detach(agent=agent, tool=tool_for(request, tool_id))
     return s.agent_out(agent)
@@ -243,8 +240,6 @@ def tool_approval(
     payload: s.ApprovalIn | None = None,
 ):
     """Require (or stop requiring) a human's approval before the agent runs this tool."""
-    from agents.services.tools import agent_tool_set_approval
-
     wanted = (
         payload.requires_approval
         if payload is not None and payload.requires_approval is not None
@@ -262,8 +257,6 @@ def tool_approval(
 )
 def run_agent_tool(request, agent_id: str, tool_name: str, payload: s.AgentToolRunIn):
     """Run one of the agent's custom tools in the sandbox, with the agent's environment variables."""
-    from agents.services.tools import tool_run_for_agent
-
     outcome = tool_run_for_agent(
         agent=agent_for(request, agent_id), tool_name=tool_name, args=payload.args
     )
@@ -289,8 +282,6 @@ class ToolFilters(Page):
 
 
 def _filtered_tools(request, filters: ToolFilters):
-    from agents.services.tools import base_tools_ensure
-
     base_tools_ensure()  # a fresh database lists the built-ins too
     rows = tools_visible_to(user=request.auth)
     if filters.name:
@@ -315,8 +306,6 @@ def _filtered_tools(request, filters: ToolFilters):
 @router.get("/tools/", response=list[s.ToolOut], tags=["tools"])
 def list_tools(request, filters: Query[ToolFilters]):
     """Built-in tools and your team's custom tools."""
-    from memory.selectors import cursor_page
-
     return cursor_page(
         _filtered_tools(request, filters),
         before=filters.before,
@@ -335,16 +324,12 @@ def count_tools(request, filters: Query[ToolFilters]):
 def create_tool(request, payload: s.ToolIn):
     """Create a custom tool from Python source; its schema comes from the
     function's signature and Google-style docstring unless json_schema is given."""
-    from agents.services.tools import tool_create
-
     return tool_create(user=request.auth, **payload.model_dump())
 
 
 @router.put("/tools/", response=s.ToolOut, tags=["tools"])
 def upsert_tool(request, payload: s.ToolIn):
     """Create the tool, or replace the one of the same name."""
-    from agents.services.tools import tool_upsert
-
     return tool_upsert(user=request.auth, **payload.model_dump())
 
 
@@ -352,8 +337,6 @@ def upsert_tool(request, payload: s.ToolIn):
 def run_tool_from_source(request, payload: s.ToolRunIn):
     """The tool tester: run source code with arguments in the sandbox, without saving
     anything. Answers with a tool_return_message (status success or error)."""
-    from agents.services.tools import tool_return_message, tool_run
-
     outcome = tool_run(
         source_code=payload.source_code,
         args=payload.args,
@@ -366,8 +349,6 @@ def run_tool_from_source(request, payload: s.ToolRunIn):
 
 @router.post("/tools/add-base-tools", response=list[s.ToolOut], tags=["tools"])
 def add_base_tools(request):
-    from memory.services.base_tools import base_tools_sync
-
     return base_tools_sync()
 
 
@@ -378,8 +359,6 @@ def retrieve_tool(request, tool_id: str):
 
 @router.patch("/tools/{tool_id}", response=s.ToolOut, tags=["tools"])
 def modify_tool(request, tool_id: str, payload: s.ToolPatch):
-    from agents.services.tools import tool_update
-
     changes = payload.model_dump(exclude_unset=True)
     if "metadata_" in changes:
         changes["metadata"] = changes.pop("metadata_") or {}
@@ -388,8 +367,6 @@ def modify_tool(request, tool_id: str, payload: s.ToolPatch):
 
 @router.delete("/tools/{tool_id}", tags=["tools"])
 def delete_tool(request, tool_id: str):
-    from agents.services.tools import tool_delete
-
     tool_delete(user=request.auth, tool=tool_for(request, tool_id))
     return {"message": f"Tool id={tool_id} successfully deleted"}
 
@@ -400,10 +377,6 @@ def delete_tool(request, tool_id: str):
 @router.get("/models/", response=list[s.ModelOut], tags=["models"])
 def list_models(request, provider_name: str | None = None, provider_type: str | None = None):
     """Chat models of every configured provider (a provider that fails is left out)."""
-    from agents.api.schemas import endpoint_type
-    from memory.llm.registry import list_all_models
-    from memory.services.turns import provider_config
-
     models, _errors = list_all_models(provider_config())
     out = []
     for info in models:
@@ -427,7 +400,6 @@ def list_models(request, provider_name: str | None = None, provider_type: str | 
                 "max_context_window": info.context_window,
             }
         )
-    from agents.providers.selectors import models_for_user
 
     for row in models_for_user(user=request.auth):  # the organization's own (BYOK)
         if provider_name in (None, row["provider_name"]) and provider_type in (
@@ -447,10 +419,6 @@ def list_models(request, provider_name: str | None = None, provider_type: str | 
 
 @router.get("/models/embedding", response=list[s.EmbeddingModelOut], tags=["models"])
 def list_embedding_models(request):
-    from agents.api.schemas import endpoint_type
-    from memory.llm.registry import list_all_models
-    from memory.services.turns import provider_config
-
     models, _errors = list_all_models(provider_config())
     return [
         {

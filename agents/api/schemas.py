@@ -11,195 +11,31 @@ import warnings
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from ninja import Schema
 from pydantic import ConfigDict, Field, field_validator
 
 from agents.models import Agent, Tool
+from agents.services.letta_config import (
+    check_handle,
+    check_handle_shape,
+    check_model_handle,
+    embedding_config_of,
+    env_vars_of,
+    handle_from_config,
+    llm_config_of,
+    llm_settings,
+    model_endpoint_from,
+    valid_handle,
+)
+from memory import models as m
+from memory.store.letta_format import to_letta
+from memory.store.rows import message_from_row
+from memory.types import AgentType
 
 # Letta's tool field `json_schema` shadows ninja's (deprecated) Schema.json_schema
 # classmethod; nothing here calls that method, so the name stays as Letta has it.
 warnings.filterwarnings("ignore", message='Field name "json_schema"', category=UserWarning)
-
-# Our provider registry names → Letta's endpoint/provider type names.
-ENDPOINT_TYPES = {
-    "openai": "openai",
-    "anthropic": "anthropic",
-    "gemini": "google_ai",
-    "ollama": "ollama",
-    "vllm": "vllm",
-}
-
-
-def endpoint_type(provider: str) -> str:
-    return ENDPOINT_TYPES.get(provider, provider)
-
-
-def handle_from_config(
-    config: dict[str, Any] | None,
-    *,
-    model_key: str = "model",
-    type_key: str = "model_endpoint_type",
-) -> str | None:
-    """A model handle from Letta's llm_config / embedding_config object."""
-    if not config:
-        return None
-    if config.get("handle"):
-        return str(config["handle"])
-    model, kind = config.get(model_key), config.get(type_key)
-    if model and kind:
-        provider = {v: k for k, v in ENDPOINT_TYPES.items()}.get(kind, kind)
-        return f"{provider}/{model}"
-    return None
-
-
-def check_handle(handle: str | None) -> str | None:
-    """A model handle names a provider we have: 'openai/gpt-4o-mini'."""
-    from memory.llm.registry import PROVIDER_CLASSES, parse_handle
-
-    if not handle:
-        return handle
-    provider, _ = parse_handle(handle)  # ValueError says what a handle looks like
-    if provider not in PROVIDER_CLASSES:
-        raise ValueError(
-            f"unknown provider {provider!r} in {handle!r}; known: {', '.join(sorted(PROVIDER_CLASSES))}"
-        )
-    return handle
-
-
-def check_handle_shape(handle: str | None) -> str | None:
-    """A model handle looks like 'provider/model'; which providers exist
-    depends on the user's organization (BYOK), so check_model_handle follows."""
-    from memory.llm.registry import parse_handle
-
-    if handle:
-        parse_handle(handle)  # ValueError says what a handle looks like
-    return handle
-
-
-def check_model_handle(handle: str | None, user: Any = None) -> str | None:
-    """A chat model handle names one of the server's providers, or one of the
-    user's organization's own (/v1/providers): 'my-openai/gpt-4o-mini'."""
-    from agents.errors import InvalidInput
-    from memory.llm.registry import PROVIDER_CLASSES, parse_handle
-
-    if not handle:
-        return handle
-    try:
-        provider, _ = parse_handle(handle)
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
-    if provider in PROVIDER_CLASSES:
-        return handle
-    if user is not None:
-        from agents.providers.selectors import provider_named_for_user
-
-        if provider_named_for_user(user=user, name=provider) is not None:
-            return handle
-    raise InvalidInput(
-        f"unknown provider {provider!r} in {handle!r}; known: {', '.join(sorted(PROVIDER_CLASSES))}, "
-        "or a provider of your organization (/v1/providers)"
-    )
-
-
-def model_endpoint_from(config: dict[str, Any] | None) -> tuple[bool, str | None]:
-    """(sent, value) of llm_config.model_endpoint: an agent's own base URL for
-    its provider. A user-chosen URL, so it passes the SSRF guard here (400)
-    and again before every request; null or "" clears it."""
-    from agents.errors import InvalidInput
-
-    if not config or "model_endpoint" not in config:
-        return False, None
-    value = config["model_endpoint"]
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return True, None
-    if not isinstance(value, str):
-        raise InvalidInput("llm_config.model_endpoint must be a URL string.")
-    from agents.providers.services import endpoint_check
-
-    return True, endpoint_check(value)
-
-
-def valid_handle(handle: str | None) -> str | None:
-    """check_handle for handles found inside llm_config / embedding_config."""
-    from agents.errors import InvalidInput
-
-    try:
-        return check_handle(handle)
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
-
-
-# Letta's llm_config / model_settings keys we keep, under our names.
-LLM_SETTING_KEYS = {
-    "temperature": "temperature",
-    "max_tokens": "max_tokens",
-    "max_output_tokens": "max_tokens",
-    "enable_reasoner": "enable_reasoner",
-    "reasoning_effort": "reasoning_effort",
-    "max_reasoning_tokens": "max_reasoning_tokens",
-    "parallel_tool_calls": "parallel_tool_calls",
-    "context_window": "context_window",
-}
-
-
-def llm_settings(*sources: dict[str, Any] | None) -> dict[str, Any]:
-    """Model settings gathered from Letta's several places for them; later sources win."""
-    out: dict[str, Any] = {}
-    for source in sources:
-        for key, value in (source or {}).items():
-            if key in LLM_SETTING_KEYS and value is not None:
-                out[LLM_SETTING_KEYS[key]] = value
-    return out
-
-
-def llm_config_of(agent: Agent) -> dict[str, Any]:
-    from memory.llm.registry import parse_handle
-    from memory.store.turn_store import context_window_for
-
-    provider, model = parse_handle(agent.model) if agent.model else ("", "")
-    settings = {k: v for k, v in (agent.llm_config or {}).items() if k != "context_window"}
-    kind, category = endpoint_type(provider) or "openai", "base"
-    if provider and provider not in ENDPOINT_TYPES:
-        from agents.providers.selectors import provider_in_scope
-
-        row = provider_in_scope(
-            organization_id=agent.organization_id, owner_id=agent.owner_id, name=provider
-        )
-        if row is not None:
-            provider, kind, category = row.name, row.provider_type, "byok"
-    return {
-        **settings,
-        "model": model,
-        "model_endpoint_type": kind,
-        "model_endpoint": settings.get("model_endpoint") or None,
-        "provider_name": provider or None,
-        "provider_category": category,
-        "handle": agent.model or None,
-        "context_window": context_window_for(agent),
-    }
-
-
-def embedding_config_of(handle: str) -> dict[str, Any] | None:
-    from memory.llm.models_table import lookup_embedding_dim
-    from memory.llm.registry import parse_handle
-
-    if not handle:
-        return None
-    provider, model = parse_handle(handle)
-    return {
-        "embedding_endpoint_type": endpoint_type(provider),
-        "embedding_model": model,
-        "embedding_dim": lookup_embedding_dim(model) or 0,
-        "handle": handle,
-    }
-
-
-def env_vars_of(agent: Agent) -> list[dict[str, Any]]:
-    return [
-        {"key": k, "value": str(v), "agent_id": agent.id}
-        for k, v in (agent.tool_exec_environment_variables or {}).items()
-    ]
-
 
 # --- tools ----------------------------------------------------------------------------------
 
@@ -343,8 +179,6 @@ class AgentIn(Schema):
     def create_kwargs(self, user: Any = None) -> dict[str, Any]:
         """agent_create's arguments from Letta's CreateAgent; `user`'s
         organization's providers count as known."""
-        from django.conf import settings
-
         model = self.model or handle_from_config(self.llm_config)
         embedding = self.embedding or handle_from_config(
             self.embedding_config, model_key="embedding_model", type_key="embedding_endpoint_type"
@@ -575,11 +409,6 @@ def _pending_approval(agent: Agent) -> dict[str, Any] | None:
     """The approval request the agent waits on, if its last turn stopped for one."""
     if agent.last_stop_reason != "requires_approval" or not agent.message_ids:
         return None
-    from memory import models as m
-    from memory.engine.types import AgentType
-    from memory.store.letta_format import to_letta
-    from memory.store.turn_store import message_from_row
-
     rows = m.Message.objects.filter(pk__in=agent.message_ids[-5:], role="assistant").order_by(
         "-sequence_id"
     )
@@ -591,8 +420,6 @@ def _pending_approval(agent: Agent) -> dict[str, Any] | None:
 
 
 def agent_out(agent: Agent) -> dict[str, Any]:
-    from memory import models as m
-
     links = (
         m.AgentBlock.objects.filter(agent=agent).select_related("block").order_by("position", "id")
     )

@@ -4,6 +4,7 @@ from django.contrib import admin
 from agents.errors import DomainError
 from agents.providers import crypto
 from agents.providers.models import Provider
+from agents.providers.services import endpoint_check
 
 
 class ProviderForm(forms.ModelForm):
@@ -26,8 +27,6 @@ class ProviderForm(forms.ModelForm):
         ]
 
     def clean_base_url(self):
-        from agents.providers.services import endpoint_check
-
         url = self.cleaned_data.get("base_url") or ""
         if not url:
             return ""

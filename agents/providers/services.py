@@ -16,8 +16,11 @@ from agents.models import User
 from agents.providers import crypto
 from agents.providers.kinds import KINDS, supported_types
 from agents.providers.models import Provider as ProviderRow
-from memory.llm.base import ModelInfo, Provider, ProviderError
+from agents.providers.selectors import provider_named_for_user
+from memory.llm.base import ModelInfo, Provider
 from memory.llm.endpoint_guard import EndpointRefused, check_endpoint
+from memory.llm.errors import ProviderError
+from memory.services.providers import build_provider, endpoint_policy
 
 NAME_PATTERN = re.compile(r"[\w][\w .\-]{0,99}")
 # Handle prefixes the server itself answers to; a BYOK provider of that name
@@ -51,8 +54,6 @@ class ProviderKeyRejected(DomainError):
 
 def endpoint_check(url: str) -> str:
     """A user-chosen model endpoint, cleaned, or EndpointNotAllowed."""
-    from memory.services.providers import endpoint_policy
-
     try:
         return check_endpoint(url, endpoint_policy())
     except EndpointRefused as exc:
@@ -111,8 +112,6 @@ def provider_create(
     base_url: str | None = None,
     api_version: str | None = None,
 ) -> ProviderRow:
-    from agents.providers.selectors import provider_named_for_user
-
     name = _check_name(name)
     _check_type(provider_type)
     api_key, access_key = _check_key(api_key), _check_key(access_key, "access_key")
@@ -178,8 +177,6 @@ def _check_timeout() -> float:
 def _credentials_provider(
     provider_type: str, *, api_key: str | None, base_url: str | None
 ) -> Provider:
-    from memory.services.providers import build_provider, endpoint_policy
-
     try:
         return build_provider(
             provider_type,

@@ -11,14 +11,30 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from datetime import UTC as utc
 from typing import Any
 
 from django.db import transaction
 
+from agents import ids
 from agents.errors import InvalidInput
 from agents.models import Agent, Tool, User
+from agents.services.letta_config import (
+    embedding_config_of,
+    handle_from_config,
+    llm_config_of,
+    valid_handle,
+)
+from agents.services.lifecycle import agent_create
+from agents.services.tools import team_for, tool_upsert
 from memory import models as m
-from memory.engine.types import (
+from memory import prompts
+from memory.engine.loop import refresh_system
+from memory.services.base_tools import base_tools_ensure
+from memory.services.stores import store_for
+from memory.store.rows import load_agent, message_from_row
+from memory.tools.catalog import BASE_TOOLS
+from memory.types import (
     Message,
     MessageKind,
     Part,
@@ -27,7 +43,6 @@ from memory.engine.types import (
     ToolCallPart,
     ToolReturnPart,
 )
-from memory.store.turn_store import message_from_row
 
 FORMAT_REVISION = "ade-1"
 
@@ -97,8 +112,6 @@ def message_document(message: Message, local_id: str, agent_ref: str) -> dict[st
 
 
 def agent_export(*, agent: Agent) -> dict[str, Any]:
-    from agents.api.schemas import embedding_config_of, llm_config_of
-
     links = list(
         m.AgentBlock.objects.filter(agent=agent).select_related("block").order_by("position", "id")
     )
@@ -234,8 +247,6 @@ def _user_kind(text: str) -> tuple[MessageKind, bool]:
 
 
 def message_from_document(doc: dict[str, Any], timezone_name: str) -> Message | None:
-    from memory.engine import prompts
-
     role = doc.get("role")
     ade = doc.get("ade") if isinstance(doc.get("ade"), dict) else {}
     when = _when(doc.get("created_at"))
@@ -316,9 +327,6 @@ def _tools_for(
     user: User, document: dict[str, Any], wanted: list[str], override: bool
 ) -> tuple[list[str], list[str]]:
     """(built-in names, custom tool ids) for the file's tools an agent uses."""
-    from agents.services.tools import base_tools_ensure, team_for, tool_upsert
-    from memory.tools.catalog import BASE_TOOLS
-
     base_tools_ensure()
     by_id = {t.get("id"): t for t in _list(document, "tools")}
     names, ids = [], []
@@ -370,13 +378,6 @@ def agent_import(
     env_vars: dict[str, str] | None = None,
     override_existing_tools: bool = True,
 ) -> list[Agent]:
-    from datetime import UTC as utc
-
-    from agents.api.schemas import handle_from_config, valid_handle
-    from memory.engine.loop import refresh_system
-    from memory.services.turns import agent_create, store_for
-    from memory.store.turn_store import load_agent
-
     if not isinstance(document, dict):
         raise InvalidInput("An agent file is a JSON object with 'agents', 'blocks' and 'tools'.")
     agents_doc = _list(document, "agents")
@@ -463,8 +464,6 @@ def agent_import(
 
 
 def _import_messages(agent: Agent, spec: dict[str, Any], load_agent: Any, store_for: Any) -> None:
-    from agents import ids
-
     docs = _list(spec, "messages")
     in_context = set(spec.get("in_context_message_ids") or [])
     state = load_agent(agent.id)
@@ -482,3 +481,10 @@ def _import_messages(agent: Agent, spec: dict[str, Any], load_agent: Any, store_
         return
     state.messages = state.messages[:1] + window
     store_for(agent).save_messages(state, imported)
+
+
+def agent_duplicate(*, agent: Agent, user: User) -> Agent:
+    """A copy through the Agent File: same configuration, tools and memory,
+    and a fresh conversation."""
+    document = agent_export(agent=agent)
+    return agent_import(user=user, document=document, strip_messages=True, name=f"{agent.name} copy"[:200])[0]

@@ -1,27 +1,41 @@
-"""Changes to an existing agent outside a turn: modify its configuration,
-delete it, reset its conversation, compact it now, recompile its prompt.
-
-Whatever changes what the system prompt shows is followed by a recompile, so
-the context overview and the next turn see it at once. A change that touches
-the in-context window (message_ids, reset, compaction) waits for a running
-turn of the agent to finish (the same advisory lock turns take).
+"""An agent's life: create it ready to talk, change its configuration,
+duplicate and delete it. The API, the ADE and Agent File imports all come
+through here; a change that alters what the system prompt shows is followed
+by a recompile, and open ADE tabs are told to redraw.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
 
+from agents import ids
 from agents.errors import Conflict, InvalidInput, NotFound
 from agents.models import Agent, Tool, User
+from agents.selectors import tools_visible_to
 from memory import models as m
-from memory.engine.loop import refresh_system
+from memory import prompts
+from memory.engine.rules import parse_rules
+from memory.llm.registry import parse_handle
 from memory.selectors import blocks_visible_to
-from memory.services.blocks import block_attach
-from memory.services.turns import agent_turn_lock, resolve_context_window, store_for
-from memory.store.turn_store import load_agent
+from memory.services.base_tools import base_tools_sync
+from memory.services.blocks import block_new
+from memory.services.context import agent_window_set
+from memory.services.events import publish
+from memory.services.prompt import agent_refresh, agent_refresh_if_idle
+from memory.services.providers import embedder_for, resolve_context_window
+from memory.services.reembed import reembed_if_changed
+from memory.store.blocks import block_attach
+from memory.tools.catalog import default_tool_names
+from memory.types import AgentType
+
+NAME_PATTERN_HELP = "letters, digits, spaces, '-', '_' and apostrophes"
+LLM_SETTINGS = ("temperature", "max_tokens", "enable_reasoner")
 
 CONFIG_FIELDS = {
     "name",
@@ -46,34 +60,111 @@ NULL_MEANS_EMPTY = {"description", "embedding", "model"}
 NULL_MEANS_UNCHANGED = {"name", "system", "timezone", "message_buffer_autoclear"}
 
 
-def agent_refresh(agent_id: str, *, force: bool = False) -> bool:
-    """Recompile the agent's system message if what it shows changed."""
-    state = load_agent(agent_id)
-    return refresh_system(
-        state, store_for(Agent.objects.get(pk=agent_id)), datetime.now(UTC), force=force
-    )
+def _validate_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        return f"agent-{ids.make_id('x')[2:10]}"
+    if len(name) > 200 or not re.fullmatch(r"[\w\s'\-]+", name):
+        raise InvalidInput(f"Agent name may contain only {NAME_PATTERN_HELP} (at most 200 characters).")
+    return name
 
 
-def agent_refresh_if_idle(agent_id: str, *, force: bool = False) -> None:
-    """Recompile now unless a turn is running; a running turn recompiles
-    itself at its next step, because the prompt's fingerprint changed.
-    `force` recompiles for changes the fingerprint leaves out on purpose
-    (archival counts and tags), as Letta does after an archival insert."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [agent_id])
-        (locked,) = cursor.fetchone()
-    if not locked:
-        return
+@transaction.atomic
+def agent_create(
+    *, owner: User, name: str = "", agent_type: str = AgentType.LETTA_V1.value, model: str = "",
+    embedding: str = "", system: str | None = None, description: str = "",
+    memory_blocks: list[dict[str, Any]] | None = None, block_ids: list[str] | None = None,
+    tools: list[str] | None = None, tool_ids: list[str] | None = None, include_base_tools: bool = True,
+    tool_rules: list[dict[str, Any]] | None = None, context_window_limit: int | None = None,
+    llm_config: dict[str, Any] | None = None, tags: list[str] | None = None, timezone_name: str = "UTC",
+    metadata: dict[str, Any] | None = None, tool_env: dict[str, str] | None = None,
+) -> Agent:
     try:
-        agent_refresh(agent_id, force=force)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [agent_id])
+        kind = AgentType(agent_type)
+    except ValueError:
+        raise InvalidInput(f"Unknown agent_type {agent_type!r}; use one of "
+                           f"{', '.join(t.value for t in AgentType)}.") from None
+    model = model or settings.DEFAULT_LLM_HANDLE
+    for handle in (model, embedding):
+        if handle:
+            try:
+                parse_handle(handle)
+            except ValueError as exc:
+                raise InvalidInput(str(exc)) from None
+    if context_window_limit is not None and not 256 <= context_window_limit <= 2_147_483_647:
+        raise InvalidInput("context_window_limit must be between 256 and 2147483647 tokens.")
+    try:
+        rules = parse_rules(tool_rules or [])
+    except ValueError as exc:
+        raise InvalidInput(f"Invalid tool_rules: {exc}") from None
+    try:
+        ZoneInfo(timezone_name or "UTC")
+    except Exception:
+        raise InvalidInput(f"Unknown timezone {timezone_name!r}; use an IANA name like 'Europe/Paris'.") from None
+
+    # An embedding model whose provider is not configured is refused now (422
+    # with the variable to set), not at the first archival insert.
+    embedder_for(embedding)
+    llm_config = dict(llm_config or {})
+    if "context_window" not in llm_config:
+        llm_config["context_window"] = resolve_context_window(model)
+    agent = Agent.objects.create(
+        owner=owner, organization_id=owner.organization_id, name=_validate_name(name), agent_type=kind.value,
+        system=system if system is not None else prompts.default_system_prompt(kind), model=model,
+        embedding=embedding, description=description or "", llm_config=llm_config,
+        context_window_limit=context_window_limit, tags=sorted(set(tags or [])),
+        tool_rules=[r for r in (tool_rules or [])] if rules is not None else [],
+        timezone=timezone_name or "UTC", metadata=metadata or {}, tool_exec_environment_variables=tool_env or {},
+    )
+    archive = m.Archive.objects.create(name=f"{agent.name} archive", owner=owner,
+                                       organization_id=owner.organization_id, embedding=embedding)
+    archive.agents.add(agent)
+
+    for spec in memory_blocks or []:
+        if not isinstance(spec, dict):
+            raise InvalidInput("Each memory block must be an object with at least a label.")
+        block = block_new(label=spec.get("label", ""), value=spec.get("value", ""),
+                             limit=spec.get("limit"), description=spec.get("description") or "",
+                             read_only=bool(spec.get("read_only", False)), metadata=spec.get("metadata"),
+                             user=owner)
+        block_attach(agent=agent, block=block)
+    for block_id in block_ids or []:
+        block = m.Block.objects.filter(pk=block_id).first()
+        if block is None or (block.owner_id != owner.id and not (
+                block.organization_id and block.organization_id == owner.organization_id)):
+            raise NotFound(f"Block {block_id} not found.")
+        block_attach(agent=agent, block=block)
+
+    names = list(tools or [])
+    if include_base_tools:
+        base_tools_sync()
+        names = list(dict.fromkeys(default_tool_names(kind) + names))
+    for tool in _resolve_tools(owner, names, tool_ids or []):
+        agent.tools.add(tool)
+
+    agent_refresh(agent.id, force=True)
+    agent.refresh_from_db()
+    return agent
+
+
+def _resolve_tools(owner: User, names: list[str], tool_ids: list[str]) -> list[Tool]:
+    visible = Tool.objects.filter(Q(organization__isnull=True) | Q(organization_id=owner.organization_id))
+    found: list[Tool] = []
+    for name in names:
+        # The organization's own tool wins over a built-in of the same name.
+        tool = visible.filter(name=name).order_by("organization_id").first()
+        if tool is None:
+            raise NotFound(f"No tool named {name!r}.")
+        found.append(tool)
+    for tool_id in tool_ids:
+        tool = visible.filter(pk=tool_id).first()
+        if tool is None:
+            raise NotFound(f"Tool {tool_id} not found.")
+        found.append(tool)
+    return list(dict.fromkeys(found))
 
 
 def _check_handle(handle: str) -> None:
-    from memory.llm.registry import parse_handle
-
     try:
         parse_handle(handle)
     except ValueError as exc:
@@ -81,11 +172,6 @@ def _check_handle(handle: str) -> None:
 
 
 def _clean_config(agent: Agent, changes: dict[str, Any]) -> dict[str, Any]:
-    from zoneinfo import ZoneInfo
-
-    from memory.engine.rules import parse_rules
-    from memory.services.turns import _validate_name
-
     clean = dict(changes)
     if "name" in clean:
         clean["name"] = _validate_name(clean["name"] or agent.name)
@@ -148,16 +234,15 @@ def agent_update(*, agent: Agent, user: User, **changes: Any) -> Agent:
         if changes.get("block_ids") is not None:
             _replace_blocks(agent, user, changes["block_ids"])
     if changes.get("message_ids") is not None:
-        _replace_window(agent, changes["message_ids"])
+        agent_window_set(agent=agent, message_ids=changes["message_ids"])
     else:
         agent_refresh_if_idle(agent.id)
     agent.refresh_from_db()
+    publish(agent.id, {"type": "context"})  # open tabs redraw what changed
     return agent
 
 
 def _replace_tools(agent: Agent, user: User, tool_ids: list[str]) -> None:
-    from agents.selectors import tools_visible_to
-
     visible = tools_visible_to(user=user)
     tools: list[Tool] = []
     for tool_id in tool_ids:
@@ -186,18 +271,6 @@ def _replace_blocks(agent: Agent, user: User, block_ids: list[str]) -> None:
         block_attach(agent=agent, block=block)
 
 
-def _replace_window(agent: Agent, message_ids: list[str]) -> None:
-    with agent_turn_lock(agent.id):
-        found = set(
-            m.Message.objects.filter(agent=agent, pk__in=message_ids).values_list("id", flat=True)
-        )
-        missing = [i for i in message_ids if i not in found]
-        if missing:
-            raise NotFound(f"Messages not found for this agent: {', '.join(missing[:5])}.")
-        Agent.objects.filter(pk=agent.pk).update(message_ids=list(message_ids))
-        agent_refresh(agent.id, force=True)
-
-
 @transaction.atomic
 def agent_delete(*, agent: Agent) -> None:
     """Delete the agent, its messages, runs and steps. Its archives go too unless
@@ -209,67 +282,15 @@ def agent_delete(*, agent: Agent) -> None:
             archive.delete()
 
 
-def agent_messages_reset(*, agent: Agent) -> Agent:
-    """Forget the conversation: every message but the system prompt is deleted,
-    as Letta's reset does; core and archival memory stay."""
-    with agent_turn_lock(agent.id):
-        agent.refresh_from_db()
-        system_id = (agent.message_ids or [None])[0]
-        with transaction.atomic():
-            m.Message.objects.filter(agent=agent).exclude(pk=system_id).delete()
-            Agent.objects.filter(pk=agent.pk).update(message_ids=[system_id] if system_id else [])
-        agent_refresh(agent.id, force=True)
-    agent.refresh_from_db()
+def agent_settings_update(*, agent: Agent, user: User, **fields: Any) -> Agent:
+    """Apply the settings form: agent fields, and model parameters into llm_config.
+    A new embedding model re-embeds archival memory in the background."""
+    llm_config = {key: fields.pop(key) for key in LLM_SETTINGS if key in fields}
+    if "enable_reasoner" in llm_config:
+        llm_config["enable_reasoner"] = bool(llm_config["enable_reasoner"])
+    embedding = fields.pop("embedding", None)
+    with transaction.atomic():
+        agent = agent_update(agent=agent, user=user, llm_config=llm_config, **fields)
+        if embedding is not None:
+            reembed_if_changed(agent=agent, embedding=embedding)
     return agent
-
-
-def agent_compact(*, agent: Agent) -> dict[str, Any]:
-    """Summarize the older part of the window now, as an overflow would."""
-    from memory.engine.compaction import Compactor
-    from memory.engine.tokens import counter_for
-    from memory.llm.base import ProviderError
-    from memory.services.events import publish_loop_event
-    from memory.services.providers import agent_provider
-
-    if not agent.model:
-        raise InvalidInput("This agent has no model to write a summary with; set its model first.")
-    with agent_turn_lock(agent.id):
-        state = load_agent(agent.id)
-        store = store_for(agent)
-        try:
-            provider = agent_provider(agent, state.provider)
-        except ProviderError as exc:
-            raise InvalidInput(exc.message) from None
-        before = len(state.messages)
-        compactor = Compactor(
-            agent=state,
-            store=store,
-            provider=provider,
-            model=state.model,
-            counter=counter_for(state.model),
-            emit=lambda e: publish_loop_event(agent.id, e),
-            now=lambda: datetime.now(UTC),
-        )
-        compactor.after = lambda: refresh_system(state, store, datetime.now(UTC), force=True)
-        if not compactor.compact(trigger="manual", force=True):
-            raise Conflict("Nothing to compact: the context holds too few messages to summarize.")
-        summary = next((msg for msg in state.messages if msg.kind.value == "summary"), None)
-    return {
-        "summary": (summary.meta.get("summary") if summary else "") or "",
-        "num_messages_before": before,
-        "num_messages_after": len(state.messages),
-    }
-
-
-def agent_recompile(*, agent: Agent, dry_run: bool = False) -> str:
-    """The system prompt compiled from current memory; stored unless dry_run."""
-    from memory.engine.context import compile_system
-    from memory.engine.loop import build_compile_input
-
-    if dry_run:
-        state = load_agent(agent.id)
-        state.stats = store_for(agent).refresh_stats(state)
-        state.stats.last_recompiled = datetime.now(UTC)
-        return compile_system(build_compile_input(state)).text
-    agent_refresh(agent.id, force=True)
-    return load_agent(agent.id).messages[0].text

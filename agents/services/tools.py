@@ -18,6 +18,11 @@ from django.db import IntegrityError, transaction
 
 from agents.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from agents.models import Agent, Organization, Tool, User
+from memory.services.base_tools import base_tools_sync
+from memory.services.prompt import agent_refresh_if_idle
+from memory.tools.base import ToolError, schema_from_source, validate_arguments
+from memory.tools.catalog import BASE_TOOLS
+from memory.tools.sandbox import run_in_sandbox
 
 NAME_MAX = 48
 SOURCE_TYPES = ("python",)
@@ -50,8 +55,6 @@ def team_for(user: User) -> Organization:
 def _schema_for(
     source_code: str, json_schema: dict[str, Any] | None, name: str | None = None
 ) -> dict[str, Any]:
-    from memory.tools.base import schema_from_source
-
     if json_schema:
         if not isinstance(json_schema.get("name"), str) or not json_schema["name"]:
             raise InvalidInput("json_schema needs a 'name': the function the model calls.")
@@ -169,16 +172,12 @@ def _refresh_agents(tool: Tool) -> None:
 
 
 def _refresh(agent_id: str) -> None:
-    from agents.services.lifecycle import agent_refresh_if_idle
-
     agent_refresh_if_idle(agent_id)
 
 
 def base_tools_ensure() -> None:
     """Built-in tools exist before anything refers to them by name (a fresh
     database has none until the first agent with base tools is created)."""
-    from memory.services.base_tools import base_tools_sync
-
     if not Tool.objects.filter(organization__isnull=True).exists():
         base_tools_sync()
 
@@ -232,9 +231,6 @@ def tool_run(
     Returns {status, result, stdout, stderr}; a bad argument or a raising tool
     is a result with status "error", not an exception: that is what a tool
     tester wants to see."""
-    from memory.tools.base import ToolError, validate_arguments
-    from memory.tools.sandbox import run_in_sandbox
-
     if not isinstance(args, dict):
         raise InvalidInput("args must be an object mapping argument names to values.")
     schema = _schema_for(source_code, json_schema, name)
@@ -295,3 +291,29 @@ def tool_return_message(outcome: dict[str, Any], name: str) -> dict[str, Any]:
         "stdout": outcome["stdout"],
         "stderr": outcome["stderr"],
     }
+
+
+# --- the ADE's tool editor ---------------------------------------------------------------------
+
+
+def tool_save(*, user: User, source: str, attach_to: Agent) -> Tool:
+    """Create or update the team's tool defined by `source` and attach it."""
+    try:
+        name = schema_from_source(source)["name"]
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    # A team tool named like a built-in would silently replace it for new agents.
+    if name in BASE_TOOLS:
+        raise Conflict(f"{name!r} is a built-in tool; give your function another name.")
+    tool = tool_upsert(user=user, source_code=source)
+    if not attach_to.tools.filter(pk=tool.pk).exists():
+        agent_tool_attach(agent=attach_to, tool=tool)
+    else:
+        _refresh(attach_to.id)
+    return tool
+
+
+def tool_test_run(*, agent: Agent, source: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Run the editor's source with test arguments, in the agent's sandbox environment."""
+    env = {k: str(v) for k, v in (agent.tool_exec_environment_variables or {}).items()}
+    return tool_run(source_code=source, args=args, env=env)

@@ -9,7 +9,8 @@ from typing import Any
 from django import forms
 
 from agents.models import AGENT_TYPES
-from memory.services.turns import NAME_PATTERN_HELP
+from agents.services.lifecycle import NAME_PATTERN_HELP
+from memory.llm.registry import parse_handle
 
 NAME_RE = re.compile(r"[\w\s'\-]+")
 DEFAULT_PERSONA = ("I am Sam, a thoughtful assistant. I remember what matters to the people I talk with "
@@ -98,8 +99,6 @@ class AgentSettingsForm(forms.Form):
         return split_tags(self.cleaned_data["tags"])
 
     def _handle(self, field: str) -> str:
-        from memory.llm.registry import parse_handle
-
         value = (self.cleaned_data.get(field) or "").strip()
         if value:
             try:

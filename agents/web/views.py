@@ -19,9 +19,13 @@ from django.views.decorators.http import require_POST
 
 from agents.access import aagent_or_404, agent_or_404
 from agents.errors import DomainError
-from agents.services import ui as ui_services
+from agents.selectors import tools_visible_to
+from agents.services import agentfile, lifecycle, tools
+from agents.services.lifecycle import agent_create
 from agents.web.forms import AgentCreateForm, AgentSettingsForm, ToolRulesForm, ToolSourceForm
 from memory.services.reembed import reembed_latest
+from memory.tools.base import schema_from_source
+from memory.tools.catalog import BASE_TOOLS
 from memory.web import selectors as sel
 from memory.web.views import TABS, panel_context
 
@@ -39,10 +43,7 @@ def home(request):
 
 @login_required
 def agent_new(request):
-    from memory.services.turns import agent_create
-    from memory.tools.catalog import BASE_TOOLS
-
-    team = sel.tools_visible_to(request.user).filter(organization__isnull=False).values_list("name", flat=True)
+    team = tools_visible_to(user=request.user).filter(organization__isnull=False).values_list("name", flat=True)
     names = sorted(set(BASE_TOOLS) | set(team))
     form = AgentCreateForm(request.POST or None, tool_names=names)
     if request.method == "POST" and form.is_valid():
@@ -71,7 +72,7 @@ def agent_import(request):
     upload = request.FILES.get("file")
     try:
         data = json.loads(upload.read().decode("utf-8")) if upload else None
-        agent = ui_services.agent_import(user=request.user, data=data)
+        agent = agentfile.agent_import(user=request.user, document=data)[0]
     except (ValueError, UnicodeDecodeError):
         messages.error(request, "That file is not an Agent File (.af JSON).")
     except DomainError as exc:
@@ -85,7 +86,7 @@ def agent_import(request):
 @login_required
 def agent_export(request, agent_id):
     agent = agent_or_404(request.user, agent_id)
-    response = JsonResponse(ui_services.agent_export(agent=agent), json_dumps_params={"indent": 2})
+    response = JsonResponse(agentfile.agent_export(agent=agent), json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="{slugify(agent.name) or agent.id}.af"'
     return response
 
@@ -94,7 +95,7 @@ def agent_export(request, agent_id):
 @require_POST
 def agent_duplicate(request, agent_id):
     agent = agent_or_404(request.user, agent_id)
-    copy = ui_services.agent_duplicate(agent=agent, user=request.user)
+    copy = agentfile.agent_duplicate(agent=agent, user=request.user)
     messages.success(request, f"Created {copy.name}, a copy of {agent.name}.")
     return redirect("agent", copy.id)
 
@@ -104,7 +105,7 @@ def agent_duplicate(request, agent_id):
 def agent_delete(request, agent_id):
     agent = agent_or_404(request.user, agent_id)
     name = agent.name
-    ui_services.agent_delete(agent=agent)
+    lifecycle.agent_delete(agent=agent)
     messages.success(request, f"Deleted {name}.")
     return redirect("home")
 
@@ -131,7 +132,7 @@ def agent_settings(request, agent_id):
     form = AgentSettingsForm(request.POST)
     if form.is_valid():
         try:
-            ui_services.agent_settings_update(agent=agent, user=request.user, **form.cleaned_data)
+            lifecycle.agent_settings_update(agent=agent, user=request.user, **form.cleaned_data)
         except DomainError as exc:
             form.add_error(None, exc.message)
     if not request.htmx and not form.errors:
@@ -164,7 +165,7 @@ def tool_attach(request, agent_id):
     tool = sel.tools_attachable(agent, request.user).filter(pk=request.POST.get("tool_id", "")).first()
     if tool is None:
         raise Http404("No such tool.")
-    ui_services.agent_tool_attach(agent=agent, tool=tool)
+    tools.agent_tool_attach(agent=agent, tool=tool)
     return _tools_panel(request, agent)
 
 
@@ -175,7 +176,7 @@ def tool_detach(request, agent_id, tool_id):
     tool = agent.tools.filter(pk=tool_id).first()
     if tool is None:
         raise Http404("No such tool on this agent.")
-    ui_services.agent_tool_detach(agent=agent, tool=tool)
+    tools.agent_tool_detach(agent=agent, tool=tool)
     return _tools_panel(request, agent)
 
 
@@ -186,7 +187,7 @@ def tool_rules(request, agent_id):
     form = ToolRulesForm(request.POST)
     if form.is_valid():
         try:
-            ui_services.agent_tool_rules_set(agent=agent, user=request.user, rules=form.cleaned_data["rules"])
+            lifecycle.agent_update(agent=agent, user=request.user, tool_rules=form.cleaned_data["rules"])
         except DomainError as exc:
             form.add_error("rules", exc.message)
     if form.errors:
@@ -208,8 +209,6 @@ def tool_editor(request, agent_id):
 @login_required
 @require_POST
 def tool_preview(request, agent_id):
-    from memory.tools.base import schema_from_source
-
     agent = agent_or_404(request.user, agent_id)
     try:
         schema, error = schema_from_source(request.POST.get("source", "")), None
@@ -229,7 +228,7 @@ async def tool_run(request, agent_id):
     ctx = {"agent": agent, "form": form}
     if form.is_valid():
         try:
-            ctx["result"] = await sync_to_async(ui_services.tool_test_run, thread_sensitive=False)(
+            ctx["result"] = await sync_to_async(tools.tool_test_run, thread_sensitive=False)(
                 agent=agent, source=form.cleaned_data["source"], args=form.cleaned_data["arguments"])
         except DomainError as exc:
             ctx["error"] = exc.message
@@ -244,7 +243,7 @@ def tool_save(request, agent_id):
     if not form.is_valid():
         return _tools_panel(request, agent, status=422, editor=form)
     try:
-        tool = ui_services.tool_save(user=request.user, source=form.cleaned_data["source"], attach_to=agent)
+        tool = tools.tool_save(user=request.user, source=form.cleaned_data["source"], attach_to=agent)
     except DomainError as exc:
         form.add_error("source", exc.message)
         return _tools_panel(request, agent, status=422, editor=form)

@@ -21,7 +21,7 @@ from memory.selectors import (
     cursor_page,
     list_page,
 )
-from memory.services.block_edits import (
+from memory.services.blocks import (
     agent_block_attach,
     agent_block_detach,
     block_delete,
@@ -85,6 +85,7 @@ def modify_agent_block(request, agent_id: str, block_label: str, payload: s.Bloc
     block = block_edit(
         user=request.auth,
         block=_labelled(agent, block_label),
+        reason="edited through the API",
         **payload.model_dump(exclude_unset=True, exclude_none=True),
     )
     return block_out(block)
@@ -186,6 +187,7 @@ def modify_block(request, block_id: str, payload: s.BlockPatch):
     block = block_edit(
         user=request.auth,
         block=_block(request, block_id),
+        reason="edited through the API",
         **payload.model_dump(exclude_unset=True, exclude_none=True),
     )
     return block_out(block)

@@ -17,7 +17,6 @@ from ninja.files import UploadedFile
 
 from agents.errors import NotFound
 from agents.selectors import agent_get_for_user
-from memory.files import services
 from memory.files.models import Job, Source, SourceFile
 from memory.files.selectors import (
     file_get_for_user,
@@ -26,6 +25,8 @@ from memory.files.selectors import (
     source_get_for_user,
     sources_visible_to,
 )
+from memory.selectors import cursor_page
+from memory.services import files as services
 
 router = Router(tags=["folders"])
 
@@ -235,8 +236,6 @@ class JobFilters(Schema):
 
 
 def _jobs(request, filters: JobFilters, *, active: bool) -> list[dict]:
-    from memory.selectors import cursor_page
-
     rows = jobs_visible_to(user=request.auth).select_related("file")
     folder = filters.folder_id or filters.source_id
     if folder:

@@ -12,10 +12,21 @@ from ninja import Query, Router, Schema
 
 from agents.api.routes import agent_for
 from agents.api.schemas import AgentOut, agent_out
+from agents.errors import InvalidInput
 from memory.api import schemas as s
-from memory.engine.types import AgentType
+from memory.api.streaming import TurnStream
 from memory.selectors import agent_messages, cursor_page
-from memory.services.runs import run_enqueue, runs_cancel, turn_input, turn_precheck
+from memory.services.context import (
+    agent_compact,
+    agent_messages_reset,
+    agent_recompile,
+    context_overview,
+)
+from memory.services.runs import runs_cancel
+from memory.services.turn_input import turn_input
+from memory.services.turns import message_send
+from memory.services.turns import turn_check as turn_precheck
+from memory.services.worker import run_enqueue
 from memory.store.letta_format import (
     Options,
     messages_to_letta,
@@ -24,6 +35,8 @@ from memory.store.letta_format import (
     turn_output,
     usage_statistics,
 )
+from memory.store.rows import message_from_row
+from memory.types import AgentType
 
 router = Router(tags=["messages"])
 
@@ -40,8 +53,6 @@ def _options(body: s.MessageRequest) -> Options:
 def _stream(
     request, agent, body: s.MessageRequest, *, stream_tokens: bool
 ) -> StreamingHttpResponse:
-    from memory.api.streaming import TurnStream
-
     turn = turn_input(messages=body.messages, input=body.input)
     turn_precheck(agent=agent, max_steps=body.max_steps)
     stream = TurnStream(
@@ -69,8 +80,6 @@ def send_message(request, agent_id: str, payload: s.MessageRequest):
     """Send messages and get the agent's reply (LettaResponse). With `streaming: true`
     the answer is Server-Sent Events instead: one event per message (or token deltas
     with `stream_tokens: true`), then stop_reason, usage_statistics and [DONE]."""
-    from memory.services.turns import message_send
-
     agent = agent_for(request, agent_id)
     if payload.streaming:
         return _stream(request, agent, payload, stream_tokens=payload.stream_tokens)
@@ -136,8 +145,6 @@ class MessageListQuery(Schema):
 
 
 def list_options(query: MessageListQuery) -> Options:
-    from agents.errors import InvalidInput
-
     try:
         s._known_types(query.include_return_message_types)
     except ValueError as exc:
@@ -156,8 +163,6 @@ def letta_page(rows, agent, options: Options, query: MessageListQuery) -> list[d
     messages; a page always ends on a whole stored message (the cursor is a
     stored message id), and stored messages that show as nothing (a hidden
     send_message result) never make a page look like the end."""
-    from memory.store.turn_store import message_from_row
-
     agent_type = AgentType(agent.agent_type)
     limit = query.limit or 100
     ascending = query.order == "asc"
@@ -207,30 +212,22 @@ def cancel_runs(request, agent_id: str, payload: s.CancelIn | None = None):
 @router.patch("/agents/{agent_id}/reset-messages", response=AgentOut)
 def reset_messages(request, agent_id: str, payload: s.ResetIn | None = None):
     """Forget the conversation; core and archival memory stay."""
-    from agents.services.lifecycle import agent_messages_reset
-
     return agent_out(agent_messages_reset(agent=agent_for(request, agent_id)))
 
 
 @router.post("/agents/{agent_id}/summarize", response=s.CompactionOut)
 def summarize(request, agent_id: str):
     """Compact now: fold the older part of the context window into the running summary."""
-    from agents.services.lifecycle import agent_compact
-
     return agent_compact(agent=agent_for(request, agent_id))
 
 
 @router.get("/agents/{agent_id}/context", response=s.ContextOut, tags=["agents"])
 def context_window(request, agent_id: str):
     """What the model sees now, section by section, with exact token counts."""
-    from memory.services.turns import context_overview
-
     return context_overview(agent=agent_for(request, agent_id)).to_dict()
 
 
 @router.post("/agents/{agent_id}/recompile", response=str, tags=["agents"])
 def recompile(request, agent_id: str, dry_run: bool = False, update_timestamp: bool = False):
     """Rebuild the system prompt from current memory; returns its text."""
-    from agents.services.lifecycle import agent_recompile
-
     return agent_recompile(agent=agent_for(request, agent_id), dry_run=dry_run)

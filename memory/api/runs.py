@@ -11,7 +11,6 @@ from agents.models import Agent
 from memory import models as m
 from memory.api import schemas as s
 from memory.api.messages import MessageListQuery, letta_page, list_options
-from memory.engine.types import AgentType
 from memory.selectors import (
     cursor_page,
     run_get_for_user,
@@ -20,7 +19,8 @@ from memory.selectors import (
     steps_visible_to,
 )
 from memory.store.letta_format import Options, messages_to_letta
-from memory.store.turn_store import message_from_row
+from memory.store.rows import message_from_row
+from memory.types import AgentType
 
 router = Router(tags=["runs"])
 

@@ -9,6 +9,7 @@ from typing import Any
 from ninja import Schema
 from pydantic import ConfigDict, Field, field_validator
 
+from agents.services.letta_config import embedding_config_of
 from memory import models as m
 from memory.store.letta_format import MESSAGE_TYPES
 
@@ -163,8 +164,6 @@ class PassageOut(Schema):
 
     @staticmethod
     def resolve_embedding_config(obj: m.Passage) -> dict[str, Any] | None:
-        from agents.api.schemas import embedding_config_of
-
         return embedding_config_of(obj.embedding_model) if obj.embedding_model else None
 
 

@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.utils import timezone
 
 from agents.errors import DomainError
 from agents.models import Agent, User
 from memory import models as m
 from memory.engine.state import CompactionEvent, DeltaEvent, LoopEvent, MessageEvent, TurnResult
-from memory.engine.types import AgentType, StopReason
-from memory.services.runs import TurnInput
+from memory.services.runs import run_create, run_fail
+from memory.services.turn_input import TurnInput
+from memory.services.turns import message_send
 from memory.store.letta_format import (
     DeltaTranslator,
     Options,
@@ -40,6 +40,7 @@ from memory.store.letta_format import (
     to_letta,
     usage_statistics,
 )
+from memory.types import AgentType, StopReason
 
 log = logging.getLogger(__name__)
 
@@ -76,24 +77,14 @@ class TurnStream:
 
     def start(self) -> None:
         """Create the run (so its id is known before the first event) and start the turn."""
-        self.run = m.Run.objects.create(
-            agent=self.agent,
-            created_by=self.user,
-            status="created",
-            request_config={
-                "max_steps": self.max_steps,
-                "streaming": True,
-                "stream_tokens": self.stream_tokens,
-            },
-        )
+        self.run = run_create(agent=self.agent, user=self.user, request_config={
+            "max_steps": self.max_steps, "streaming": True, "stream_tokens": self.stream_tokens})
         self.translator = DeltaTranslator(
             agent_type=AgentType(self.agent.agent_type), options=self.options, run_id=self.run.id
         )
         threading.Thread(target=self._work, name=f"turn-{self.run.id}", daemon=True).start()
 
     def _work(self) -> None:
-        from memory.services.turns import message_send
-
         try:
             result = message_send(
                 agent=self.agent,
@@ -117,10 +108,7 @@ class TurnStream:
             connection.close()
 
     def _fail(self, error: str) -> None:
-        # message_send records failures inside its lock; this covers refusals before it.
-        m.Run.objects.filter(pk=self.run.pk, status__in=["created", "running"]).update(
-            status="failed", stop_reason="error", error=error, completed_at=timezone.now()
-        )
+        run_fail(self.run.id, error)
 
     # --- translating what the turn reports ------------------------------------------------
 

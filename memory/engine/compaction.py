@@ -17,11 +17,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from memory.engine import prompts
+from memory import prompts
 from memory.engine.state import AgentState, CompactionEvent, Emit, TurnStore
 from memory.engine.tokens import TokenCounter
-from memory.engine.types import LLMRequest, LLMSettings, Message, MessageKind, TextPart
-from memory.llm.base import Provider, ProviderError
+from memory.llm.base import Provider
+from memory.llm.errors import ProviderError
+from memory.types import LLMRequest, LLMSettings, Message, MessageKind, TextPart
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ class Compactor:
     def _render(self, message: Message) -> str:
         when = message.created_at.strftime("%Y-%m-%d %H:%M") if message.created_at else ""
         if message.role == "tool":
-            parts = [f"{p.name} returned: {_unwrap(p.content)}" for p in message.tool_returns]
+            parts = [f"{p.name} returned: {unwrap_envelope(p.content)}" for p in message.tool_returns]
             return f"[{when}] tool: " + " | ".join(parts)[:PER_MESSAGE_CHARS]
         if message.role == "assistant":
             pieces = [f"(thinking) {r.text}" for r in message.reasoning if r.text]
@@ -173,10 +174,10 @@ class Compactor:
             return ""
         who = {"user_message": "user", "heartbeat": "system", "system_alert": "system"}.get(
             message.kind.value, message.role)
-        return f"[{when}] {who}: " + _unwrap(message.text)[:PER_MESSAGE_CHARS]
+        return f"[{when}] {who}: " + unwrap_envelope(message.text)[:PER_MESSAGE_CHARS]
 
 
-def _unwrap(text: str) -> str:
+def unwrap_envelope(text: str) -> str:
     """The human-readable part of a JSON envelope ({"message": ...})."""
     try:
         data = json.loads(text)

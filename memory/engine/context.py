@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from memory.engine.prompts import CORE_MEMORY_PLACEHOLDER, LINE_NUMBER_WARNING, format_time
 from memory.engine.rules import ToolRulesSolver
 from memory.engine.tokens import TokenCounter
-from memory.engine.types import (
+from memory.prompts import CORE_MEMORY_PLACEHOLDER, LINE_NUMBER_WARNING, format_time
+from memory.types import (
     AgentType,
     Block,
     Directory,

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from memory.engine.state import AgentState
-from memory.engine.types import ToolDef
 from memory.tools.base import ToolContext, ToolError
 from memory.tools.catalog import BASE_TOOLS
+from memory.tools.sandbox import run_in_sandbox
+from memory.types import ToolDef
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,6 @@ def run_tool(tool: ToolDef, args: dict[str, Any], ctx: ToolContext, agent: Agent
             return ToolOutcome(True, _truncate(text, tool.return_char_limit))
         if not tool.source_code:
             raise ToolError(f"Tool {tool.name!r} has no source code to run.")
-        from memory.tools.sandbox import run_in_sandbox
 
         sandboxed = run_in_sandbox(tool.source_code, tool.name, args, env=agent.tool_env, timeout=timeout,
                                    allow_network=tool.allow_network)

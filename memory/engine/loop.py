@@ -18,11 +18,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from memory.engine import prompts
+from memory import prompts
 from memory.engine.compaction import Compactor
 from memory.engine.context import CompileInput, compile_system, system_fingerprint
 from memory.engine.execute import run_tool
@@ -40,7 +40,10 @@ from memory.engine.state import (
     TurnStore,
 )
 from memory.engine.tokens import counter_for
-from memory.engine.types import (
+from memory.llm.base import Provider
+from memory.llm.errors import ContextWindowExceeded, ProviderError
+from memory.tools.base import ToolContext, ToolError, parse_arguments, with_request_heartbeat
+from memory.types import (
     AgentType,
     LLMRequest,
     LLMResponse,
@@ -54,8 +57,6 @@ from memory.engine.types import (
     ToolRule,
     Usage,
 )
-from memory.llm.base import ContextWindowExceeded, Provider, ProviderError
-from memory.tools.base import ToolContext, ToolError, parse_arguments, with_request_heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -248,8 +249,6 @@ class AgentLoop:
         settings = self.agent.settings
         if heartbeat or self.agent.tool_rules:
             # Rules and heartbeats reason about one call at a time.
-            from dataclasses import replace
-
             settings = replace(settings, parallel_tool_calls=False)
         return LLMRequest(model=self.agent.model, messages=list(self.agent.messages), tools=schemas,
                           tool_choice=choice, settings=settings)

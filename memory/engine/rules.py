@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from memory.engine.types import AgentType, ToolRule, ToolRuleType
+from memory.types import AgentType, ToolRule, ToolRuleType
 
 # --- parsing -----------------------------------------------------------------
 

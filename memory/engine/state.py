@@ -13,7 +13,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from memory.engine.types import (
+from memory.tools.base import MemoryBackend
+from memory.types import (
     AgentType,
     Block,
     Directory,
@@ -26,7 +27,6 @@ from memory.engine.types import (
     ToolRule,
     Usage,
 )
-from memory.tools.base import MemoryBackend
 
 
 @dataclass

@@ -26,7 +26,7 @@ from typing import Any
 
 import tiktoken
 
-from memory.engine.types import (
+from memory.types import (
     Message,
     ReasoningPart,
     TextPart,

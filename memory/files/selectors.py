@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from agents.models import Agent, User
+from agents.selectors import agents_visible_to
 from memory.files.models import FileAgent, Job, Source, SourceFile
 
 
@@ -34,8 +35,6 @@ def jobs_for_file(file: SourceFile) -> QuerySet[Job]:
 
 def jobs_visible_to(*, user: User) -> QuerySet[Job]:
     """Jobs of the files in the user's folders and of the agents they may see."""
-    from agents.selectors import agents_visible_to
-
     sources = sources_visible_to(user=user).values("id")
     agents = agents_visible_to(user=user).values("id")
     return Job.objects.filter(Q(file__source_id__in=sources) | Q(agent_id__in=agents))
@@ -101,8 +100,6 @@ def agent_directories(*, agent_id: str) -> list[dict]:
     """What the context compiler renders as <directories>: each attached folder
     (name, description, instructions) and its files, open ones with their
     visible lines."""
-    from memory.files.models import FileAgent
-
     folders: dict[str, dict] = {}
     for source in Source.objects.filter(agents__id=agent_id).order_by("name"):
         folders[source.id] = {"name": source.name, "description": source.description,

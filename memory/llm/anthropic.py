@@ -10,7 +10,10 @@ from typing import Any
 
 import anthropic as anthropic_sdk
 
-from memory.engine.types import (
+from memory.llm.base import ModelInfo, Provider, error_from_status, error_from_transport
+from memory.llm.errors import ProviderError
+from memory.llm.models_table import context_window_or_default
+from memory.types import (
     FinishEvent,
     LLMRequest,
     Message,
@@ -25,14 +28,6 @@ from memory.engine.types import (
     Usage,
     UsageEvent,
 )
-from memory.llm.base import (
-    ModelInfo,
-    Provider,
-    ProviderError,
-    error_from_status,
-    error_from_transport,
-)
-from memory.llm.models_table import context_window_or_default
 
 ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_MAX_TOKENS = 4096  # the Messages API has no default: max_tokens is required

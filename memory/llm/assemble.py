@@ -19,10 +19,12 @@ into a `Message` live here once:
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from memory.engine.types import (
+from memory.llm.errors import ProviderError
+from memory.types import (
     FinishEvent,
     LLMResponse,
     Message,
@@ -38,7 +40,13 @@ from memory.engine.types import (
     Usage,
     UsageEvent,
 )
-from memory.llm.base import ProviderError, new_tool_call_id
+
+
+def new_tool_call_id() -> str:
+    """An id for a tool call the provider left unnamed (Gemini, some local
+    servers). The fixed shape lets adapters recognise ids that were never the
+    provider's own and avoid sending them back as if they were."""
+    return "call_" + secrets.token_hex(12)
 
 
 @dataclass

@@ -12,53 +12,16 @@ from __future__ import annotations
 import email.utils
 import importlib
 import re
-import secrets
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from memory.engine.types import LLMRequest, LLMResponse, StreamEvent
-
-
-class ProviderError(Exception):
-    """One error type for every provider failure.
-
-    kind: rate_limit | server | timeout | connection | auth | context_overflow |
-          bad_request | empty_response | invalid_response | not_configured
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retryable: bool,
-        kind: str = "error",
-        status: int | None = None,
-        retry_after: float | None = None,
-        provider: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retryable = retryable
-        self.kind = kind
-        self.status = status
-        self.retry_after = retry_after
-        self.provider = provider
-
-    def __repr__(self) -> str:
-        return (
-            f"ProviderError(kind={self.kind!r}, retryable={self.retryable}, "
-            f"status={self.status}, provider={self.provider!r}, message={self.message!r})"
-        )
-
-
-class ContextWindowExceeded(ProviderError):
-    def __init__(self, message: str, *, provider: str | None = None, status: int | None = None):
-        super().__init__(
-            message, retryable=False, kind="context_overflow", status=status, provider=provider
-        )
+from memory.llm.assemble import StreamAssembler
+from memory.llm.errors import ContextWindowExceeded, ProviderError
+from memory.llm.models_table import lookup_context_window
+from memory.types import LLMRequest, LLMResponse, StreamEvent
 
 
 @dataclass
@@ -101,8 +64,6 @@ class Provider(ABC):
 
     def context_window(self, model: str) -> int | None:
         """Context window for a model, if the provider or our table knows it."""
-        from memory.llm.models_table import lookup_context_window
-
         return lookup_context_window(model)
 
     def count_tokens(self, request: LLMRequest) -> int | None:
@@ -113,8 +74,6 @@ class Provider(ABC):
         self, request: LLMRequest, on_event: Callable[[StreamEvent], None] | None = None
     ) -> LLMResponse:
         """Stream one completion, forwarding events to `on_event`, and assemble it."""
-        from memory.llm.assemble import StreamAssembler
-
         payload = self.build_payload(request)
         assembler = StreamAssembler(provider=self.name, model=request.model)
         events = self.stream_payload(payload)
@@ -145,13 +104,6 @@ class Provider(ABC):
 # --- ids ---------------------------------------------------------------
 
 _GENERATED_CALL_ID = re.compile(r"^call_[0-9a-f]{24}$")
-
-
-def new_tool_call_id() -> str:
-    """An id for a tool call the provider left unnamed (Gemini, some local
-    servers). The fixed shape lets adapters recognise ids that were never the
-    provider's own and avoid sending them back as if they were."""
-    return "call_" + secrets.token_hex(12)
 
 
 def is_generated_call_id(call_id: str | None) -> bool:

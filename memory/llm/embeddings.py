@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
-from memory.llm.base import ProviderError
+from memory.llm.errors import ProviderError
+from memory.llm.gemini import GEMINI_DEFAULT_BASE_URL, map_gemini_error, sdk_http_options
 from memory.llm.models_table import MATRYOSHKA_DIMS, lookup_embedding_dim
+from memory.llm.ollama import native_request, ollama_native_url
+from memory.llm.openai import OPENAI_DEFAULT_BASE_URL, map_openai_error
 from memory.llm.registry import PROVIDER_ENV_VARS, ProviderConfig, parse_handle
+from memory.llm.vllm import vllm_api_base
 
 DEFAULT_BATCH_SIZE = 64
 LOCAL_MINILM = "all-minilm-l6-v2"
 _DIM_PROBE = "dimension probe"
+
+
+# What search and storage are handed: texts in, one vector per text out.
+Embed = Callable[[list[str]], list[list[float]]]
 
 
 class Embedder(ABC):
@@ -97,7 +106,6 @@ class OpenAIEmbedder(Embedder):
         timeout: float = 60.0,
     ) -> None:
         super().__init__(model, dim=dim, batch_size=batch_size)
-        from memory.llm.openai import OPENAI_DEFAULT_BASE_URL
 
         self.base_url = (base_url or OPENAI_DEFAULT_BASE_URL).rstrip("/")
         self.api_key = api_key
@@ -128,8 +136,6 @@ class OpenAIEmbedder(Embedder):
         return self._client
 
     def _embed_batch(self, texts: list[str]) -> list[list[float]]:
-        from memory.llm.openai import map_openai_error
-
         kwargs: dict[str, Any] = {"model": self.model, "input": texts}
         if self.requested_dim and self.model in MATRYOSHKA_DIMS:
             kwargs["dimensions"] = self.requested_dim
@@ -165,7 +171,6 @@ class GeminiEmbedder(Embedder):
         timeout: float = 60.0,
     ) -> None:
         super().__init__(model, dim=dim, batch_size=batch_size)
-        from memory.llm.gemini import GEMINI_DEFAULT_BASE_URL
 
         self.base_url = (base_url or GEMINI_DEFAULT_BASE_URL).rstrip("/")
         self.api_key = api_key
@@ -176,7 +181,6 @@ class GeminiEmbedder(Embedder):
         if self._client is None:
             from google import genai
 
-            from memory.llm.gemini import sdk_http_options
 
             if not self.api_key:
                 raise ProviderError(
@@ -195,7 +199,6 @@ class GeminiEmbedder(Embedder):
     def _embed_batch(self, texts: list[str]) -> list[list[float]]:
         from google.genai import types as genai_types
 
-        from memory.llm.gemini import map_gemini_error
 
         config = (
             genai_types.EmbedContentConfig(output_dimensionality=self.requested_dim)
@@ -224,14 +227,11 @@ class OllamaEmbedder(Embedder):
         timeout: float = 60.0,
     ) -> None:
         super().__init__(model, dim=dim, batch_size=batch_size)
-        from memory.llm.ollama import ollama_native_url
 
         self.base_url = ollama_native_url(base_url)
         self.timeout = timeout
 
     def _embed_batch(self, texts: list[str]) -> list[list[float]]:
-        from memory.llm.ollama import native_request
-
         body: dict[str, Any] = {"model": self.model, "input": texts}
         if self.requested_dim:
             body["dimensions"] = self.requested_dim
@@ -338,8 +338,6 @@ def get_embedder(
             timeout=timeout,
         )
     if provider == "vllm":
-        from memory.llm.vllm import vllm_api_base
-
         return VLLMEmbedder(
             model,
             api_key=None,

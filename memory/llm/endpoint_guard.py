@@ -31,7 +31,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from memory.llm.base import ModelInfo, Provider, ProviderError
+from memory.llm.base import ModelInfo, Provider
+from memory.llm.errors import ProviderError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -17,7 +17,17 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
-from memory.engine.types import (
+from memory.llm.base import (
+    ModelInfo,
+    Provider,
+    error_from_status,
+    error_from_transport,
+    is_generated_call_id,
+    parse_duration,
+)
+from memory.llm.errors import ProviderError
+from memory.llm.models_table import context_window_or_default, lookup_embedding_dim
+from memory.types import (
     FinishEvent,
     LLMRequest,
     Message,
@@ -32,16 +42,6 @@ from memory.engine.types import (
     Usage,
     UsageEvent,
 )
-from memory.llm.base import (
-    ModelInfo,
-    Provider,
-    ProviderError,
-    error_from_status,
-    error_from_transport,
-    is_generated_call_id,
-    parse_duration,
-)
-from memory.llm.models_table import context_window_or_default, lookup_embedding_dim
 
 GEMINI_DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 

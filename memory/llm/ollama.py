@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 
-from memory.llm.base import ModelInfo, ProviderError, error_from_status, error_from_transport
+from memory.llm.base import ModelInfo, error_from_status, error_from_transport
+from memory.llm.errors import ProviderError
 from memory.llm.models_table import context_window_or_default
 from memory.llm.openai import OpenAIProvider
 

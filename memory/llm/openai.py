@@ -10,7 +10,14 @@ from typing import Any
 import openai as openai_sdk
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from memory.engine.types import (
+from memory.llm.base import ModelInfo, Provider, error_from_status, error_from_transport
+from memory.llm.errors import ProviderError
+from memory.llm.models_table import (
+    context_window_or_default,
+    is_embedding_model_name,
+    lookup_embedding_dim,
+)
+from memory.types import (
     FinishEvent,
     LLMRequest,
     Message,
@@ -21,18 +28,6 @@ from memory.engine.types import (
     ToolCallPart,
     Usage,
     UsageEvent,
-)
-from memory.llm.base import (
-    ModelInfo,
-    Provider,
-    ProviderError,
-    error_from_status,
-    error_from_transport,
-)
-from memory.llm.models_table import (
-    context_window_or_default,
-    is_embedding_model_name,
-    lookup_embedding_dim,
 )
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"

@@ -17,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from memory.llm.base import ModelInfo, Provider, ProviderError
+from memory.llm.base import ModelInfo, Provider
+from memory.llm.errors import ProviderError
 
 PROVIDER_CLASSES: dict[str, str | type[Provider]] = {
     "openai": "memory.llm.openai.OpenAIProvider",

@@ -10,11 +10,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 
 from agents.errors import InvalidInput, LimitExceeded, NotFound
 from agents.models import Agent
 from memory import models as m
+from memory.llm.errors import ProviderError
+from memory.prompts import local_time, zone
 from memory.selectors import agent_passages
+from memory.services.events import publish
+from memory.services.stores import store_for
 
 TAG_MAX = 100
 TOP_K_MAX = 100
@@ -48,6 +53,8 @@ def system_mark_stale(agent: Agent) -> None:
     every insert cost a new system message per passage and broke the provider's
     prompt cache for nothing while nobody was talking to the agent."""
     Agent.objects.filter(pk=agent.pk).update(system_fingerprint="")
+    # Open ADE tabs redraw the context window: it shows the prompt that turn will send.
+    transaction.on_commit(lambda: publish(agent.id, {"type": "context"}))
 
 
 def passage_insert(
@@ -55,9 +62,6 @@ def passage_insert(
 ) -> list[m.Passage]:
     """One passage for the whole text, as Letta stores it. Returns a list to
     match Letta's response shape."""
-    from memory.llm.base import ProviderError
-    from memory.services.turns import store_for
-
     text = (text or "").replace("\x00", "")
     if not text.strip():
         raise InvalidInput("A passage needs non-empty text.")
@@ -98,20 +102,15 @@ def passage_search(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    from memory.engine import prompts
-    from memory.engine.prompts import local_time
-    from memory.llm.base import ProviderError
-    from memory.services.turns import store_for
-
     if tag_match_mode not in ("any", "all"):
         raise InvalidInput("tag_match_mode must be 'any' or 'all'.")
     top_k = 10 if top_k is None else top_k
     if not 1 <= top_k <= TOP_K_MAX:
         raise InvalidInput(f"top_k must be between 1 and {TOP_K_MAX}.")
     # Naive bounds are in the agent's time zone, as the agent's own tool reads them.
-    zone = prompts.zone(agent.timezone or "UTC")
-    start = start.replace(tzinfo=zone) if start and start.tzinfo is None else start
-    end = end.replace(tzinfo=zone) if end and end.tzinfo is None else end
+    tz = zone(agent.timezone or "UTC")
+    start = start.replace(tzinfo=tz) if start and start.tzinfo is None else start
+    end = end.replace(tzinfo=tz) if end and end.tzinfo is None else end
     start, end = _in_utc(start, "start_datetime"), _in_utc(end, "end_datetime")
     if start and end and start > end:
         raise InvalidInput("start_datetime is after end_datetime.")

@@ -26,6 +26,8 @@ from agents.models import Agent, User
 from memory import models as m
 from memory.engine.state import ApprovalDecision
 from memory.services.events import publish
+from memory.services.runs import run_create
+from memory.services.turns import message_send, turn_check
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +39,12 @@ def turn_prepare(*, agent: Agent, user: User, text: str = "", approval: bool = F
     """Check the request can start a turn and record its run (status `created`)."""
     if not approval and not (text or "").strip():
         raise InvalidInput("Type a message first.")
-    if not agent.model:
-        raise InvalidInput("This agent has no model yet: choose one in Settings.")
-    return m.Run.objects.create(agent=agent, created_by=user, status="created",
-                                request_config={"source": "ade"})
+    turn_check(agent=agent)
+    return run_create(agent=agent, user=user, request_config={"source": "ade"})
 
 
 def _run_turn(loop: asyncio.AbstractEventLoop | None, run_id: str, texts: list[str],
               approvals: list[ApprovalDecision] | None) -> None:
-    from memory.services.turns import message_send
-
     if loop is not None:
         SyncToAsync.threadlocal.main_event_loop = loop
         SyncToAsync.threadlocal.main_event_loop_pid = os.getpid()

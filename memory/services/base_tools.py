@@ -1,18 +1,17 @@
-"""Writes for tools and archival memory that are not part of a turn."""
+"""The built-in tools' rows: kept in step with the catalog in code (memory/tools/catalog.py)."""
 
 from __future__ import annotations
 
 from django.db import transaction
 
 from agents.models import Tool
+from memory.tools.catalog import BASE_TOOLS
 
 
 @transaction.atomic
 def base_tools_sync() -> list[Tool]:
     """Upsert the built-in tools (shared by every organization) from the catalog,
     so their schemas follow the code after an upgrade."""
-    from memory.tools.catalog import BASE_TOOLS
-
     tools = []
     for name, base in BASE_TOOLS.items():
         tool, _ = Tool.objects.update_or_create(
@@ -27,3 +26,10 @@ def base_tools_sync() -> list[Tool]:
         )
         tools.append(tool)
     return tools
+
+
+def base_tools_ensure() -> None:
+    """Built-in tools exist before anything refers to them by name (a fresh
+    database has none until the first agent with base tools is created)."""
+    if not Tool.objects.filter(organization__isnull=True).exists():
+        base_tools_sync()

@@ -1,146 +1,135 @@
-"""Services for core-memory blocks: every write goes through here so that the
-limit policy holds and each change leaves a history row that undo can use."""
+"""Core-memory block edits: the one path for every writer — the API, the ADE,
+the admin and the agent's own memory tools (memory/services/stores.py hands
+block_saved_by_agent to the turn's store).
+
+The write itself (limit policy, history, optimistic locking) is
+memory/store/blocks.py. What this adds: once the write is committed, every
+other agent showing the block gets its prompt recompiled and every open ADE
+tab of theirs hears about it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
 
-from agents.errors import Conflict, InvalidInput, LimitExceeded, NotFound
+from agents.errors import Conflict, InvalidInput
 from agents.models import Agent, User
-from memory.models import AgentBlock, Block, BlockHistory
-
-LABEL_MAX = 100
-LIMIT_MAX = 2_147_483_647  # the column is a Postgres integer: more was a 500
-
-
-def _clean_value(value: str) -> str:
-    # Postgres text cannot hold NUL; Letta strips them too.
-    return value.replace("\x00", "")
+from memory import models as m
+from memory.services.events import publish
+from memory.services.prompt import agent_refresh_if_idle
+from memory.store.blocks import block_attach, block_create, block_detach, block_undo, block_update
 
 
-def check_limit(*, value: str, limit: int) -> None:
-    if settings.BLOCK_LIMIT_POLICY == "enforce" and len(value) > limit:
-        raise LimitExceeded(
-            f"Block value is {len(value)} characters, over its {limit} character limit. "
-            "Shorten the value or raise the limit."
-        )
+def _agents_of(block: m.Block) -> list[str]:
+    return list(m.AgentBlock.objects.filter(block=block).values_list("agent_id", flat=True))
 
 
-def _validate_label(label: str) -> str:
-    label = (label or "").strip()
-    if not label:
-        raise InvalidInput("A block needs a label, e.g. 'human' or 'persona'.")
-    if len(label) > LABEL_MAX:
-        raise InvalidInput(f"Block label is longer than {LABEL_MAX} characters.")
-    return label
+def _announce(agent_ids: list[str], block: m.Block | None, event: str, *, actor: str = "user",
+              block_id: str = "") -> None:
+    """After commit (so readers see what was saved): recompile each agent's
+    prompt unless it is mid-turn, and tell its open tabs."""
+    summary = None
+    if block is not None:
+        summary = {"id": block.id, "label": block.label, "value": block.value, "limit": block.limit,
+                   "version": block.version}
+    elif block_id:
+        summary = {"id": block_id}
+
+    def send() -> None:
+        for agent_id in agent_ids:
+            agent_refresh_if_idle(agent_id)
+            payload: dict[str, Any] = {"type": "block", "event": event, "actor": actor, "agent_id": agent_id}
+            if summary is not None:
+                payload["block"] = summary
+            publish(agent_id, payload)
+
+    transaction.on_commit(send)
 
 
-def _record_history(block: Block, *, actor_type: str, actor_id: str, reason: str) -> BlockHistory:
-    last = block.history.aggregate(m=Max("sequence"))["m"] or 0
-    return BlockHistory.objects.create(
-        block=block, sequence=last + 1, label=block.label, value=block.value, limit=block.limit,
-        description=block.description, read_only=block.read_only,
-        actor_type=actor_type, actor_id=actor_id, reason=reason[:200],
-    )
+def block_saved_by_agent(block: m.Block, agent_id: str) -> None:
+    """An agent's memory tool changed a block: the agents it shares the block
+    with hear about it (the agent itself recompiles within its turn)."""
+    others = [a for a in _agents_of(block) if a != agent_id]
+    if others:
+        _announce(others, block, "updated", actor="agent")
+
+
+def block_new(*, user: User, owner: User | None = None, **fields: Any) -> m.Block:
+    """A new block, attached to no agent yet, made by `user` (owned by them
+    unless `owner` says otherwise)."""
+    return block_create(owner=owner or user, actor_type="user", actor_id=user.id, **fields)
 
 
 @transaction.atomic
-def block_create(
-    *, label: str, value: str = "", limit: int | None = None, description: str = "",
-    read_only: bool = False, metadata: dict[str, Any] | None = None, tags: list[str] | None = None,
-    owner: User | None = None, actor_type: str = "user", actor_id: str = "",
-) -> Block:
-    label = _validate_label(label)
-    value = _clean_value(value or "")
-    limit = limit if limit is not None else settings.DEFAULT_BLOCK_LIMIT
-    if not 0 < limit <= LIMIT_MAX:
-        raise InvalidInput(f"Block limit must be between 1 and {LIMIT_MAX} characters.")
-    check_limit(value=value, limit=limit)
-    block = Block.objects.create(
-        label=label, value=value, limit=limit, description=description or "", read_only=read_only,
-        metadata=metadata or {}, tags=tags or [], owner=owner,
-        organization_id=owner.organization_id if owner else None,
-    )
-    _record_history(block, actor_type=actor_type, actor_id=actor_id or (owner.id if owner else ""),
-                    reason="created")
+def block_edit(*, user: User, block: m.Block, expected_version: int | None = None,
+               reason: str = "edited", **changes: Any) -> m.Block:
+    """A person's edit; with `expected_version`, a concurrent change since they
+    read the block is a Conflict instead of being overwritten."""
+    saved = block_update(block=block, actor_type="user", actor_id=user.id, reason=reason,
+                         expected_version=expected_version, **changes)
+    _announce(_agents_of(saved), saved, "updated")
+    return saved
+
+
+@transaction.atomic
+def block_revert(*, block: m.Block, user: User, sequence: int | None = None) -> m.Block:
+    """Undo the latest change, or restore the snapshot numbered `sequence`.
+    Either is itself a change in the history, so it can be undone too."""
+    if sequence is None:
+        saved = block_undo(block=block, actor_type="user", actor_id=user.id)
+    else:
+        snapshot = block.history.filter(sequence=sequence).first()
+        if snapshot is None:
+            raise InvalidInput(f"Block {block.label!r} has no version #{sequence}.")
+        saved = block_update(block=block, actor_type="user", actor_id=user.id, reason=f"restored #{sequence}",
+                             value=snapshot.value, limit=snapshot.limit, description=snapshot.description,
+                             read_only=snapshot.read_only, label=snapshot.label)
+    _announce(_agents_of(saved), saved, "updated")
+    return saved
+
+
+@transaction.atomic
+def block_delete(*, block: m.Block) -> None:
+    """Delete a block; agents that showed it lose it from their core memory."""
+    agent_ids = _agents_of(block)
+    block_id = block.id
+    block.delete()
+    _announce(agent_ids, None, "deleted", block_id=block_id)
+
+
+@transaction.atomic
+def agent_block_attach(*, agent: Agent, block: m.Block) -> None:
+    block_attach(agent=agent, block=block)
+    _announce([agent.id], block, "attached")
+
+
+@transaction.atomic
+def agent_block_detach(*, agent: Agent, block: m.Block) -> None:
+    block_detach(agent=agent, block=block)
+    _announce([agent.id], block, "detached")
+
+
+@transaction.atomic
+def block_add(*, agent: Agent, user: User, label: str, **fields: Any) -> m.Block:
+    """A new block in the agent's core memory."""
+    label = (label or "").strip()
+    # Checked first: attaching would refuse the label, but only after the block existed.
+    if m.AgentBlock.objects.filter(agent=agent, label=label).exists():
+        raise Conflict(f"This agent already has a block labelled {label!r}.")
+    block = block_new(user=user, label=label, **fields)
+    agent_block_attach(agent=agent, block=block)
     return block
 
 
-@transaction.atomic
-def block_update(
-    *, block: Block, actor_type: str, actor_id: str = "", reason: str = "",
-    expected_version: int | None = None, **changes: Any,
-) -> Block:
-    """Apply `changes` (value, limit, description, read_only, label, metadata, tags).
-
-    `expected_version` makes the write conditional: a concurrent edit since the
-    caller read the block raises Conflict instead of being silently overwritten.
-    """
-    allowed = {"value", "limit", "description", "read_only", "label", "metadata", "tags"}
-    unknown = set(changes) - allowed
-    if unknown:
-        raise InvalidInput(f"Unknown block fields: {', '.join(sorted(unknown))}")
-    locked = Block.objects.select_for_update().get(pk=block.pk)
-    if expected_version is not None and locked.version != expected_version:
-        raise Conflict(
-            f"Block {block.id} changed since you read it (version {locked.version}, "
-            f"you had {expected_version}); reload and try again."
-        )
-    if "value" in changes:
-        changes["value"] = _clean_value(changes["value"] or "")
-    if "label" in changes:
-        changes["label"] = _validate_label(changes["label"])
-    for key, val in changes.items():
-        setattr(locked, key, val)
-    if not 0 < locked.limit <= LIMIT_MAX:
-        raise InvalidInput(f"Block limit must be between 1 and {LIMIT_MAX} characters.")
-    check_limit(value=locked.value, limit=locked.limit)
-    if "label" in changes:
-        clash = AgentBlock.objects.filter(
-            agent__in=AgentBlock.objects.filter(block=locked).values("agent"), label=locked.label
-        ).exclude(block=locked)
-        if clash.exists():
-            raise Conflict(f"An agent using this block already has a block labelled {locked.label!r}.")
-        AgentBlock.objects.filter(block=locked).update(label=locked.label)
-    # The row is locked (SELECT … FOR UPDATE above), so nobody else can bump
-    # the version meanwhile: no need to read it back.
-    locked.version += 1
-    locked.save()
-    _record_history(locked, actor_type=actor_type, actor_id=actor_id, reason=reason or "edited")
-    block.__dict__.update({k: getattr(locked, k) for k in ("label", "value", "limit", "description",
-                                                          "read_only", "metadata", "tags", "version")})
-    return locked
-
-
-@transaction.atomic
-def block_undo(*, block: Block, actor_type: str = "user", actor_id: str = "") -> Block:
-    """Restore the state before the latest change. The undo is itself a change
-    (recorded in history), so it can be undone in turn."""
-    snapshots = list(block.history.order_by("-sequence")[:2])
-    if len(snapshots) < 2:
-        raise Conflict("Nothing to undo: this block has no earlier version.")
-    previous = snapshots[1]
-    return block_update(
-        block=block, actor_type=actor_type, actor_id=actor_id, reason=f"undo to #{previous.sequence}",
-        value=previous.value, limit=previous.limit, description=previous.description,
-        read_only=previous.read_only, label=previous.label,
-    )
-
-
-def block_attach(*, agent: Agent, block: Block) -> AgentBlock:
-    if AgentBlock.objects.filter(agent=agent, label=block.label).exclude(block=block).exists():
-        raise Conflict(f"Agent {agent.id} already has a block labelled {block.label!r}; detach it first.")
-    position = (AgentBlock.objects.filter(agent=agent).aggregate(m=Max("position"))["m"] or 0) + 1
-    link, _ = AgentBlock.objects.get_or_create(agent=agent, block=block,
-                                               defaults={"label": block.label, "position": position})
-    return link
-
-
-def block_detach(*, agent: Agent, block: Block) -> None:
-    deleted, _ = AgentBlock.objects.filter(agent=agent, block=block).delete()
-    if not deleted:
-        raise NotFound(f"Block {block.id} is not attached to agent {agent.id}.")
+def block_remove(*, agent: Agent, block: m.Block, delete: bool) -> None:
+    """Detach the block; with `delete`, delete it, which is refused while other
+    agents use it (it would silently change their memory)."""
+    others = m.AgentBlock.objects.filter(block=block).exclude(agent=agent).count()
+    if delete and others:
+        raise Conflict(f"Block {block.label!r} is shared with {others} other agent(s); detach it instead.")
+    if delete:
+        block_delete(block=block)
+    else:
+        agent_block_detach(agent=agent, block=block)

@@ -17,8 +17,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from memory.engine.state import CompactionEvent, DeltaEvent, LoopEvent, MessageEvent, StepEvent
-from memory.engine.types import Message, ReasoningDelta, TextDelta, ToolCallDelta
-from memory.store.turn_store import part_to_json
+from memory.store.rows import part_to_json
+from memory.types import Message, ReasoningDelta, TextDelta, ToolCallDelta
 
 log = logging.getLogger(__name__)
 

@@ -32,14 +32,15 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from memory.files.models import Job
+from memory.files.models import Job, SourceFile
+from memory.services.events import publish
 
 log = logging.getLogger(__name__)
 
 # kind -> dotted path of `handler(job)`; a handler reports progress with
 # job_progress and raises JobError with a message for the user when it fails.
 HANDLERS: dict[str, str] = {
-    "file_process": "memory.files.processing.file_process",
+    "file_process": "memory.services.file_processing.file_process",
     "reembed": "memory.services.reembed.reembed_run",
 }
 
@@ -47,7 +48,7 @@ HANDLERS: dict[str, str] = {
 # kind -> dotted path of `abandon(job, message)`: undoes what a handler leaves
 # behind when its job is given up without the handler running again.
 ABANDON: dict[str, str] = {
-    "file_process": "memory.files.processing.file_abandon",
+    "file_process": "memory.services.file_processing.file_abandon",
 }
 
 
@@ -105,7 +106,7 @@ def _give_up(job: Job) -> None:
         _load(abandon)(job, message)
     job.status, job.error, job.finished_at = "failed", message, timezone.now()
     job.save(update_fields=["status", "error", "finished_at"])
-    transaction.on_commit(lambda: _publish(job))
+    transaction.on_commit(lambda: job_publish(job))
 
 
 def _load(dotted: str) -> Callable[..., None]:
@@ -173,7 +174,7 @@ def _finish(job: Job, status: str, error: str) -> None:
         log.warning("job %s was taken over or deleted; this start's result is dropped", job.id)
         return
     job.status, job.error, job.finished_at = status, error[:2000], finished
-    _publish(job)
+    job_publish(job)
 
 
 def job_progress(job: Job, *, done: int, total: int | None = None) -> None:
@@ -182,7 +183,7 @@ def job_progress(job: Job, *, done: int, total: int | None = None) -> None:
         job.total = total
     # Progress is also a sign of life: it renews the lease.
     _ours(job).update(done=job.done, total=job.total, heartbeat_at=Now())
-    _publish(job)
+    job_publish(job)
 
 
 def job_payload(job: Job) -> dict[str, Any]:
@@ -191,10 +192,18 @@ def job_payload(job: Job) -> dict[str, Any]:
                                    "agent_id": job.agent_id}}
 
 
-def _publish(job: Job) -> None:
-    from memory.services.job_events import publish_job
-
-    publish_job(job)
+def job_publish(job: Job) -> None:
+    """Progress, live: to the agent's tabs for its own jobs (re-embedding), and
+    to every attached agent's tabs for a file being processed."""
+    payload = job_payload(job)
+    if job.agent_id:
+        publish(job.agent_id, payload)
+    if job.file_id:
+        file = SourceFile.objects.filter(pk=job.file_id).select_related("source").first()
+        if file is not None:
+            payload["job"]["source_id"] = file.source_id
+            for agent_id in file.source.agents.values_list("id", flat=True):
+                publish(agent_id, payload)
 
 
 def jobs_waiting() -> bool:

@@ -17,14 +17,59 @@ from typing import Any
 
 from django.conf import settings
 
+from agents.providers.crypto import SecretUnreadable, decrypt
 from agents.providers.kinds import KINDS, STANDARD_URLS
-from memory.llm.base import Provider, ProviderError
+from agents.providers.selectors import provider_in_scope
+from memory.llm.base import Provider
+from memory.llm.embeddings import Embed, get_embedder
 from memory.llm.endpoint_guard import (
     EndpointPolicy,
     EndpointRefused,
     guarded_provider,
     normalize_url,
 )
+from memory.llm.errors import ProviderError
+from memory.llm.models_table import lookup_context_window
+from memory.llm.registry import (
+    PROVIDER_CLASSES,
+    ProviderConfig,
+    canonical_provider,
+    get_provider,
+    parse_handle,
+    provider_cached,
+    provider_class,
+)
+
+
+def provider_config() -> ProviderConfig:
+    """The server's own providers, from settings (so OPENAI_API_KEY_FILE and
+    the other NAME_FILE secrets work like every other setting)."""
+    config = ProviderConfig.from_env(settings.PROVIDER_ENV)
+    config.timeout = settings.LLM_TIMEOUT
+    return config
+
+
+def resolve_context_window(handle: str) -> int:
+    """The model's real window: asked of the provider where it can tell (Ollama
+    /api/show, vLLM max_model_len), else our table of hosted models, else the
+    default — capped by GLOBAL_MAX_CONTEXT_WINDOW_LIMIT. Letta guesses 30k for
+    every unknown model (#3197)."""
+    window: int | None = None
+    if handle:
+        provider_name, model = parse_handle(handle)
+        try:
+            window = get_provider(provider_config(), provider_name).context_window(model)
+        except (ProviderError, OSError):
+            window = None
+        window = window or lookup_context_window(model)
+    return min(window or settings.DEFAULT_CONTEXT_WINDOW, settings.GLOBAL_MAX_CONTEXT_WINDOW_LIMIT)
+
+
+def embedder_for(handle: str) -> Embed | None:
+    """The embedding function of a `provider/model` handle, or None without one."""
+    if not handle:
+        return None
+    return get_embedder(provider_config(), handle).embed
 
 
 @lru_cache(maxsize=8)
@@ -32,17 +77,11 @@ def _policy(allowed: str, allow_private: bool, trusted: tuple[str, ...]) -> Endp
     return EndpointPolicy.parse(allowed, allow_private=allow_private, trusted_urls=trusted)
 
 
-def _config() -> Any:
-    from memory.services.turns import provider_config
-
-    return provider_config()
-
-
 def endpoint_policy(config: Any = None) -> EndpointPolicy:
     """The admin's rules, plus the URLs the server is configured with anyway
     (OPENAI_BASE_URL, OLLAMA_BASE_URL, ...): pointing an agent there reaches
     nothing new."""
-    config = config or _config()
+    config = config or provider_config()
     trusted = (
         config.openai_base_url,
         config.anthropic_base_url,
@@ -63,8 +102,6 @@ def endpoint_policy(config: Any = None) -> EndpointPolicy:
 def _cached(key: tuple[Any, ...], build: Any) -> Provider:
     """One provider object per (provider row and version, URL, key use), in the
     registry's shared client cache."""
-    from memory.llm.registry import provider_cached
-
     return provider_cached(key, build)
 
 
@@ -82,8 +119,6 @@ def _at_endpoint(
     policy: EndpointPolicy,
     cache_key: tuple[Any, ...],
 ) -> Provider:
-    from memory.llm.registry import provider_class
-
     try:
         return _cached(
             (*cache_key, url, policy, timeout),
@@ -105,9 +140,7 @@ def _own_urls(adapter: str, base_url: str | None) -> set[str]:
 def agent_provider(agent: Any, name: str) -> Provider:
     """The provider serving `name` (a handle prefix) for `agent`; ProviderError
     when there is none or its endpoint is refused."""
-    from memory.llm.registry import PROVIDER_CLASSES, canonical_provider, get_provider
-
-    config = _config()
+    config = provider_config()
     endpoint = (agent.llm_config or {}).get("model_endpoint") or None
     name = canonical_provider(name)
     if name in PROVIDER_CLASSES:
@@ -128,8 +161,6 @@ def agent_provider(agent: Any, name: str) -> Provider:
             policy=endpoint_policy(config),
             cache_key=("endpoint", name),
         )
-    from agents.providers.selectors import provider_in_scope
-
     row = provider_in_scope(
         organization_id=agent.organization_id, owner_id=agent.owner_id, name=name
     )
@@ -156,8 +187,6 @@ def build_provider(
 ) -> Provider:
     """A provider object for these credentials, uncached (checks, refreshes).
     EndpointRefused when base_url is not allowed."""
-    from memory.llm.registry import provider_class
-
     kind = KINDS[provider_type]
     cls = provider_class(kind.adapter)
     url = base_url or kind.default_url
@@ -176,8 +205,6 @@ def byok_provider(
 ) -> Provider:
     """The provider object for a stored BYOK provider, cached per row version
     (optionally at an agent's own endpoint, then without the stored key)."""
-    from agents.providers.crypto import SecretUnreadable, decrypt
-
     kind = KINDS.get(row.provider_type)
     if kind is None:
         raise ProviderError(

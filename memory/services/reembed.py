@@ -23,6 +23,11 @@ from django.db.models import Count, Q
 from agents.errors import InvalidInput
 from agents.models import Agent
 from memory import models as m
+from memory.files.models import Job
+from memory.llm.registry import parse_handle
+from memory.services.jobs import JobError, job_enqueue, job_progress
+from memory.services.providers import embedder_for
+from memory.store.search import vector_literal as vector_literal
 
 BATCH_SIZE = 64
 
@@ -46,10 +51,6 @@ def _stale(archive_ids: list[str], model: str) -> Any:
 def reembed_start(*, agent: Agent, embedding: str) -> Any:
     """Switch the agent to `embedding` and queue the re-embedding of its
     passages; returns the job (None when there is nothing to embed)."""
-    from memory.files.models import Job
-    from memory.llm.registry import parse_handle
-    from memory.services.jobs import job_enqueue
-
     if embedding:
         try:
             parse_handle(embedding)
@@ -87,8 +88,6 @@ def reembed_if_changed(*, agent: Agent, embedding: str | None) -> Any:
 def reembed_latest(agent: Agent) -> Any:
     """The latest job re-embedding the agent's passages with its current model
     (what the ADE shows), or None."""
-    from memory.files.models import Job
-
     if not agent.embedding:
         return None
     return (Job.objects.filter(kind="reembed", agent=agent, params__embedding=agent.embedding)
@@ -98,15 +97,11 @@ def reembed_latest(agent: Agent) -> Any:
 def reembed_run(job: Any) -> None:
     """Embed the agent's stale passages batch by batch; each batch commits on
     its own, so progress is kept if the job stops half-way."""
-    from memory.services.jobs import JobError, job_progress
-    from memory.services.turns import _embedder_for
-    from memory.store.search import _vector_literal
-
     target = job.params["embedding"]
     agent = Agent.objects.get(pk=job.agent_id)
     own, _ = _own_archives(agent)
     try:
-        embed = _embedder_for(target)
+        embed = embedder_for(target)
     except Exception as exc:
         raise JobError(f"cannot use embedding model {target}: {exc}") from exc
     done = 0
@@ -131,7 +126,7 @@ def reembed_run(job: Any) -> None:
                 cursor.executemany(
                     "UPDATE memory_passage SET embedding = %s::vector, embedding_dim = %s, embedding_model = %s, "
                     "updated_at = now() WHERE id = %s",
-                    [(_vector_literal(v), len(v), target, pid) for (pid, _), v in zip(batch, vectors, strict=True)])
+                    [(vector_literal(v), len(v), target, pid) for (pid, _), v in zip(batch, vectors, strict=True)])
         done += len(batch)
         job_progress(job, done=done, total=max(total, done))
 

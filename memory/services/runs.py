@@ -1,154 +1,110 @@
-"""Runs from the API's side: what a message request asks for, checks done
-before a turn starts (so bad input is a 4xx, not an error mid-stream), queued
-runs for /messages/async, and cancelling.
-"""
+"""Runs: one request to an agent, from created to completed, failed or
+cancelled. Every way a turn starts (the API's JSON, SSE and queued sends, the
+ADE's chat, the worker) creates, starts, finishes, fails and cancels its run
+here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from django.conf import settings
-from django.db import transaction
+from django.db import connection
 from django.utils import timezone
 
-from agents.errors import InvalidInput, LimitExceeded, NotFound
+from agents.errors import Conflict, NotFound
 from agents.models import Agent, User
 from memory import models as m
-from memory.engine.state import ApprovalDecision
-from memory.services.turns import run_cancel
+from memory.types import StopReason, Usage
 
 ACTIVE = ("created", "running")
+COMPLETED = {StopReason.END_TURN, StopReason.MAX_STEPS, StopReason.TOOL_RULE, StopReason.REQUIRES_APPROVAL}
+DEAD_RUN_ERROR = "The server stopped before this run finished."
 
 
-@dataclass
-class TurnInput:
-    texts: list[str] = field(default_factory=list)
-    approvals: list[ApprovalDecision] = field(default_factory=list)
+def run_create(*, agent: Agent, user: User | None, background: bool = False,
+               request_config: dict[str, Any] | None = None) -> m.Run:
+    """Record a run before its turn starts, so its id is known to the caller
+    and a crash leaves a trace that the next turn marks as failed."""
+    return m.Run.objects.create(agent=agent, created_by=user, status="created", background=background,
+                                request_config=request_config or {})
 
 
-def _content_text(content: Any, where: str) -> str:
-    """Letta's content: a string, or a list of parts of which we take the text ones."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = []
-        for part in content:
-            kind = part.get("type") if isinstance(part, dict) else None
-            if kind != "text" or not isinstance(part.get("text"), str):
-                raise InvalidInput(
-                    f"{where}: only text content is supported here "
-                    f"(got a {kind or type(part).__name__!s} part)."
-                )
-            texts.append(part["text"])
-        return "\n".join(texts)
-    raise InvalidInput(f"{where}: content must be a string or a list of text parts.")
+# Runs of this process waiting for their agent's lock (sends queued behind a
+# running turn): alive, so the turn ahead of them must not mark them failed.
+_waiting_runs: set[str] = set()
+_waiting_runs_guard = threading.Lock()
 
 
-def _approvals(item: dict[str, Any], where: str) -> list[ApprovalDecision]:
-    # Letta's newer shape lists decisions; the older one is a single decision.
-    entries = item.get("approvals")
-    if entries is None:
-        entries = [
-            {
-                "tool_call_id": item.get("approval_request_id") or item.get("tool_call_id"),
-                "approve": item.get("approve"),
-                "reason": item.get("reason"),
-            }
-        ]
-    decisions = []
-    for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("tool_call_id"), str):
-            raise InvalidInput(f"{where}: each approval needs the tool_call_id it answers.")
-        if not isinstance(entry.get("approve"), bool):
-            raise InvalidInput(f"{where}: each approval needs approve: true or false.")
-        decisions.append(
-            ApprovalDecision(
-                tool_call_id=entry["tool_call_id"],
-                approve=entry["approve"],
-                reason=entry.get("reason") or "",
-            )
-        )
-    return decisions
+@contextmanager
+def run_waiting(run_id: str) -> Iterator[None]:
+    """Mark the run as alive in this process while it waits for its turn."""
+    with _waiting_runs_guard:
+        _waiting_runs.add(run_id)
+    try:
+        yield
+    finally:
+        with _waiting_runs_guard:
+            _waiting_runs.discard(run_id)
 
 
-def turn_input(*, messages: list[dict[str, Any]] | None, input: Any = None) -> TurnInput:
-    """Texts and approval decisions from a request's `messages` (or `input`)."""
-    result = TurnInput()
-    if input is not None:
-        if messages:
-            raise InvalidInput("Send either messages or input, not both.")
-        messages = [{"role": "user", "content": input}]
-    for index, item in enumerate(messages or []):
-        where = f"messages[{index}]"
-        if not isinstance(item, dict):
-            raise InvalidInput(f"{where} must be an object.")
-        if item.get("type") == "approval":
-            result.approvals.extend(_approvals(item, where))
-            continue
-        role = item.get("role", "user")
-        if role != "user":
-            raise InvalidInput(f"{where}: only role 'user' messages can be sent (got {role!r}).")
-        text = _content_text(item.get("content"), where)
-        if not text.strip():
-            raise InvalidInput(f"{where}: the message text is empty.")
-        result.texts.append(text)
-    if not result.texts and not result.approvals:
-        raise InvalidInput(
-            'Send at least one message: messages=[{"role": "user", "content": "..."}].'
-        )
-    limit = settings.API_MAX_MESSAGE_CHARS
-    for text in result.texts:
-        if len(text) > limit:
-            raise LimitExceeded(f"A message is {len(text)} characters long; the limit is {limit}.")
-    return result
+def run_start(run: m.Run, agent: Agent) -> None:
+    """Mark this run running and, in the same statement, the agent's runs whose
+    process died as failed: any still "running" (the caller holds the agent's
+    turn lock), and synchronous ones still "created" that no thread of this
+    process is waiting with. Queued background runs wait for a worker; they are
+    not dead. (A send waiting in another web process looks dead here; it is
+    marked running again, error cleared, when its turn comes.)"""
+    with _waiting_runs_guard:
+        waiting = [r for r in _waiting_runs if r != run.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """UPDATE memory_run SET
+                   status = CASE WHEN id = %(run)s THEN 'running' ELSE 'failed' END,
+                   stop_reason = CASE WHEN id = %(run)s THEN '' ELSE 'error' END,
+                   error = CASE WHEN id = %(run)s THEN '' ELSE %(error)s END,
+                   completed_at = CASE WHEN id = %(run)s THEN NULL ELSE now() END
+               WHERE id = %(run)s OR (agent_id = %(agent)s AND (
+                   status = 'running'
+                   OR (status = 'created' AND NOT background AND NOT (id = ANY(%(waiting)s::varchar[])))))""",
+            {"run": run.pk, "agent": agent.pk, "waiting": waiting, "error": DEAD_RUN_ERROR})
 
 
-def turn_precheck(*, agent: Agent, max_steps: int | None) -> None:
-    """What message_send would refuse, checked before a stream or a queued run starts."""
-    if not agent.model:
-        raise InvalidInput(
-            "This agent has no model: set its model handle (e.g. 'openai/gpt-4o-mini') first."
-        )
-    if max_steps is not None and not 1 <= max_steps <= 1000:
-        raise InvalidInput("max_steps must be between 1 and 1000.")
+def run_finish(run: m.Run, agent: Agent, *, stop: StopReason, usage: Usage, steps: int, error: str | None,
+               started_ns: int) -> None:
+    """Record how the turn ended, on the run and on the agent."""
+    if stop == StopReason.CANCELLED:
+        status = "cancelled"
+    elif stop in COMPLETED:
+        status = "completed"
+    else:
+        status = "failed"
+    duration = time.monotonic_ns() - started_ns
+    now = timezone.now()
+    m.Run.objects.filter(pk=run.pk).update(
+        status=status, stop_reason=stop.value, error=error or "", prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens, cached_input_tokens=usage.cached_input_tokens,
+        reasoning_tokens=usage.reasoning_tokens, step_count=steps, total_duration_ns=duration,
+        completed_at=now)
+    Agent.objects.filter(pk=agent.pk).update(last_run_completion=now,
+                                             last_run_duration_ms=duration // 1_000_000,
+                                             last_stop_reason=stop.value)
 
 
-def run_create(
-    *, agent: Agent, user: User, background: bool, request_config: dict[str, Any]
-) -> m.Run:
-    return m.Run.objects.create(
-        agent=agent,
-        created_by=user,
-        status="created",
-        background=background,
-        request_config=request_config,
-    )
+def run_fail(run_id: str, error: str) -> int:
+    """Mark a run failed unless it already ended. message_send records the
+    failures inside its lock; this covers refusals before it and dead processes."""
+    return m.Run.objects.filter(pk=run_id, status__in=ACTIVE).update(
+        status="failed", stop_reason="error", error=error, completed_at=timezone.now())
 
 
-def run_enqueue(
-    *,
-    agent: Agent,
-    user: User,
-    turn: TurnInput,
-    max_steps: int | None,
-    presentation: dict[str, Any],
-) -> m.Run:
-    """A run for the worker: it holds everything the turn needs."""
-    config = {
-        "texts": turn.texts,
-        "approvals": [
-            {"tool_call_id": a.tool_call_id, "approve": a.approve, "reason": a.reason}
-            for a in turn.approvals
-        ],
-        "max_steps": max_steps,
-        **presentation,
-    }
-    run = run_create(agent=agent, user=user, background=True, request_config=config)
-    from memory.services.worker import wake_inprocess_worker
-
-    transaction.on_commit(wake_inprocess_worker)
-    return run
+def run_cancel(*, run: m.Run) -> None:
+    """Ask one run to stop: a running turn stops at its next step."""
+    if run.status not in ACTIVE:
+        raise Conflict(f"Run {run.id} already ended ({run.status}).")
+    m.Run.objects.filter(pk=run.pk).update(cancel_requested=True)
 
 
 def runs_cancel(*, agent: Agent, run_ids: list[str] | None) -> dict[str, str]:
@@ -166,11 +122,7 @@ def runs_cancel(*, agent: Agent, run_ids: list[str] | None) -> dict[str, str]:
     results = {}
     for run in targets:
         queued = m.Run.objects.filter(pk=run.pk, status="created", background=True).update(
-            status="cancelled",
-            stop_reason="cancelled",
-            cancel_requested=True,
-            completed_at=timezone.now(),
-        )
+            status="cancelled", stop_reason="cancelled", cancel_requested=True, completed_at=timezone.now())
         if queued:
             results[run.id] = "cancelled"
         elif run.status in ACTIVE:

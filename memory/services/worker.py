@@ -1,5 +1,5 @@
 """The background worker for runs queued by /messages/async (and, in
-`manage.py worker`, the Job queue of files and re-embeddings: sources/jobs.py).
+`manage.py worker`, the Job queue of files and re-embeddings: memory/services/jobs.py).
 
 A run is claimed with SELECT … FOR UPDATE SKIP LOCKED, so any number of
 workers, in any processes, each take a run exactly once. The claim also takes
@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
@@ -27,8 +28,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents.errors import DomainError
+from agents.models import Agent, User
 from memory import models as m
 from memory.engine.state import ApprovalDecision
+from memory.services.jobs import jobs_poke, run_pending
+from memory.services.locks import agent_try_lock, agent_unlock
+from memory.services.runs import DEAD_RUN_ERROR, run_create, run_fail
+from memory.services.turn_input import TurnInput
+from memory.services.turns import message_send
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +50,24 @@ _lock = threading.Lock()
 REAP_EVERY_SECONDS = 30.0
 REAP_GRACE = timedelta(seconds=60)
 CREATED_REAP_GRACE = timedelta(minutes=15)
-DEAD_RUN_ERROR = "The server stopped before this run finished."
 
 
-def _agent_try_lock(agent_id: str) -> bool:
-    # The same lock as memory.services.turns.agent_turn_lock; session locks nest, so
-    # message_send takes it again at once.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [agent_id])
-        return bool(cursor.fetchone()[0])
-
-
-def _agent_unlock(agent_id: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [agent_id])
+def run_enqueue(
+    *, agent: Agent, user: User, turn: TurnInput, max_steps: int | None, presentation: dict[str, Any],
+) -> m.Run:
+    """A run for the worker (/messages/async): it holds everything the turn needs."""
+    config = {
+        "texts": turn.texts,
+        "approvals": [
+            {"tool_call_id": a.tool_call_id, "approve": a.approve, "reason": a.reason}
+            for a in turn.approvals
+        ],
+        "max_steps": max_steps,
+        **presentation,
+    }
+    run = run_create(agent=agent, user=user, background=True, request_config=config)
+    transaction.on_commit(wake_inprocess_worker)
+    return run
 
 
 def worker_claim() -> m.Run | None:
@@ -72,17 +83,17 @@ def worker_claim() -> m.Run | None:
     for run_id, agent_id in candidates:
         if agent_id in busy:
             continue
-        if not _agent_try_lock(agent_id):
+        if not agent_try_lock(agent_id):
             busy.add(agent_id)  # its turn is running; its runs wait, in order
             continue
         try:
             run = _take(run_id)
         except BaseException:
-            _agent_unlock(agent_id)
+            agent_unlock(agent_id)
             raise
         if run is not None:
             return run
-        _agent_unlock(agent_id)  # taken meanwhile, or cancelled: try the next
+        agent_unlock(agent_id)  # taken meanwhile, or cancelled: try the next
     return None
 
 
@@ -108,7 +119,7 @@ def _take(run_id: str) -> m.Run | None:
 
 
 def worker_release(run: m.Run) -> None:
-    _agent_unlock(run.agent_id)
+    agent_unlock(run.agent_id)
 
 
 def runs_reap() -> int:
@@ -122,14 +133,12 @@ def runs_reap() -> int:
         Q(status="running", created_at__lt=now - REAP_GRACE)
         | Q(status="created", background=False, created_at__lt=now - CREATED_REAP_GRACE))
     for run_id, agent_id in old.values_list("id", "agent_id"):
-        if not _agent_try_lock(agent_id):
+        if not agent_try_lock(agent_id):
             continue
         try:
-            reaped += m.Run.objects.filter(pk=run_id, status__in=["running", "created"]).update(
-                status="failed", stop_reason="error", error=DEAD_RUN_ERROR, completed_at=timezone.now()
-            )
+            reaped += run_fail(run_id, DEAD_RUN_ERROR)
         finally:
-            _agent_unlock(agent_id)
+            agent_unlock(agent_id)
     if reaped:
         log.warning("marked %d run(s) failed: their process stopped before they finished", reaped)
     return reaped
@@ -137,8 +146,6 @@ def runs_reap() -> int:
 
 def worker_execute(run: m.Run) -> None:
     """Run the turn a queued run describes; failures end up on the run row."""
-    from memory.services.turns import message_send
-
     config = run.request_config or {}
     approvals = [
         ApprovalDecision(
@@ -156,17 +163,10 @@ def worker_execute(run: m.Run) -> None:
             run=run,
         )
     except DomainError as exc:
-        _fail(run, exc.message)
+        run_fail(run.id, exc.message)
     except Exception as exc:  # noqa: BLE001 - a worker outlives any one run's bug
         log.exception("run %s failed", run.id)
-        _fail(run, f"{type(exc).__name__}: {exc}")
-
-
-def _fail(run: m.Run, error: str) -> None:
-    # message_send records failures inside its lock; this covers refusals before it.
-    m.Run.objects.filter(pk=run.pk, status__in=["created", "running"]).update(
-        status="failed", stop_reason="error", error=error, completed_at=timezone.now()
-    )
+        run_fail(run.id, f"{type(exc).__name__}: {exc}")
 
 
 def worker_run_once() -> bool:
@@ -212,14 +212,10 @@ def worker_loop(
 
 def job_run_once() -> bool:
     """Claim and run one background job (a file, a re-embedding)."""
-    from memory.services.jobs import run_pending
-
     return run_pending(max_jobs=1) > 0
 
 
 def _inprocess_main() -> None:
-    from memory.services.jobs import jobs_poke
-
     try:
         worker_loop(jobs=jobs_poke)
     finally:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from memory.engine.state import DeltaEvent
-from memory.engine.types import (
+from memory.types import (
     AgentType,
     Message,
     MessageKind,

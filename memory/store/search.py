@@ -35,12 +35,13 @@ from django.contrib.postgres.search import SearchVectorField
 from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 
+from agents import ids
 from agents.models import Agent as AgentRow
 from memory import models as m
-from memory.engine.types import MessageKind
-from memory.store.turn_store import message_from_row, searchable_text
+from memory.llm.embeddings import Embed
+from memory.store.rows import message_from_row, searchable_text
+from memory.types import MessageKind
 
-Embed = Callable[[list[str]], list[list[float]]]
 log = logging.getLogger(__name__)
 
 TS_CONFIG = "english"
@@ -234,8 +235,6 @@ def passage_insert(*, archive: m.Archive, text: str, tags: Sequence[str] = (),
     """Insert one passage with its search vector computed in the same statement
     (one row version: every later UPDATE would also re-insert the row into the
     HNSW index), then give the passages before it their new later neighbour."""
-    from agents import ids
-
     passage_id = ids.passage_id()
     own = f"{_date_sql('%(created)s::timestamptz')} || ' ' || %(text)s"
     vector_sql = _passage_vector_sql(own, "b.texts[1]", "NULL", "b.texts[2]", "NULL")
@@ -253,7 +252,7 @@ def passage_insert(*, archive: m.Archive, text: str, tags: Sequence[str] = (),
                             <= extract(epoch FROM %(gap)s::interval)) b""",
             {**_params(), "id": passage_id, "archive": archive.id, "org": archive.organization_id,
              "text": text.replace("\x00", ""), "tags": sorted(set(tags or [])),
-             "meta": json.dumps(metadata or {}), "vec": _vector_literal(vector) if vector else None,
+             "meta": json.dumps(metadata or {}), "vec": vector_literal(vector) if vector else None,
              "dim": len(vector) if vector else None, "model": embedding_model if vector else "",
              "created": created_at or datetime.now(UTC)})
     if NEIGHBOURS_AFTER:
@@ -381,7 +380,7 @@ def _large_lexical_scores(table: str, where: str, params: dict[str, Any], lexeme
         return {row[0]: float(row[1]) for row in cursor.fetchall()}
 
 
-def _vector_literal(vector: Sequence[float]) -> str:
+def vector_literal(vector: Sequence[float]) -> str:
     return "[" + ",".join(repr(float(x)) for x in vector) + "]"
 
 
@@ -396,7 +395,7 @@ def dense_scores(table: str, where: str, params: dict[str, Any], vector: Sequenc
                  *, use_index: bool, limit: int = CANDIDATES) -> dict[str, float]:
     """id → cosine similarity of the `limit` nearest rows of this vector's size."""
     dim = len(vector)
-    args = {**params, "qv": _vector_literal(vector), "dim": dim, "limit": limit}
+    args = {**params, "qv": vector_literal(vector), "dim": dim, "limit": limit}
     kind = "halfvec" if dim in HALFVEC_DIMS else "vector"
     indexed = use_index and table == "memory_passage" and dim in (*HNSW_DIMS, *HALFVEC_DIMS)
     with transaction.atomic(), connection.cursor() as cursor:
@@ -474,9 +473,11 @@ class PostgresMemoryBackend:
     CANDIDATES = CANDIDATES
     LEXICAL_WEIGHT = LEXICAL_WEIGHT
 
-    def __init__(self, *, embed: Embed | None, embedding_model: str) -> None:
+    def __init__(self, *, embed: Embed | None, embedding_model: str,
+                 files: Callable[..., Any] | None = None) -> None:
         self.embed = embed
         self.embedding_model = embedding_model
+        self._files = files
 
     @property
     def semantic(self) -> bool:
@@ -503,14 +504,15 @@ class PostgresMemoryBackend:
             cursor.executemany(
                 "UPDATE memory_message SET embedding = %s::vector, embedding_dim = %s, embedding_model = %s "
                 "WHERE id = %s",
-                [(_vector_literal(v), len(v), self.embedding_model, i) for (i, _), v in
+                [(vector_literal(v), len(v), self.embedding_model, i) for (i, _), v in
                  zip(items, vectors, strict=True)])
 
     def files(self, agent_id: str) -> Any:
-        """The agent's files, for the file tools (sources/tools.py)."""
-        from memory.files.services import AgentFiles
-
-        return AgentFiles(agent_id)
+        """The agent's files, for the file tools (memory/tools/files.py); None
+        when the store was built without them."""
+        if self._files is None:
+            return None
+        return self._files(agent_id)
 
     def _archive_for(self, agent_id: str) -> m.Archive:
         # The agent's own archive is the oldest one; archives attached later are shared.

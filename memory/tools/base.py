@@ -22,8 +22,8 @@ from typing import Any, Literal, Protocol
 
 import docstring_parser
 
-from memory.engine.prompts import tool_result_envelope
-from memory.engine.types import Block
+from memory.prompts import tool_result_envelope
+from memory.types import Block
 
 
 class ToolError(Exception):

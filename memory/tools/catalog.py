@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from memory.engine.types import AgentType, ToolDef
 from memory.tools import core
 from memory.tools import files as file_tools
 from memory.tools.base import ToolContext, schema_from_function, validate_arguments
+from memory.types import AgentType, ToolDef
 
 CORE = "letta_core"
 MEMORY_CORE = "letta_memory_core"

@@ -12,9 +12,9 @@ import re
 from datetime import UTC, datetime, time
 from typing import Any, Literal
 
-from memory.engine.prompts import LINE_NUMBER_WARNING, format_time, zone
-from memory.engine.types import Block
+from memory.prompts import LINE_NUMBER_WARNING, format_time, zone
 from memory.tools.base import ToolContext, ToolError
+from memory.types import Block
 
 DEFAULT_SEARCH_RESULTS = 5
 MAX_SEARCH_RESULTS = 50

@@ -3,7 +3,7 @@ semantic_search_files. Each docstring is exactly what the model reads.
 
 Plain functions of the ToolContext, like memory/tools/core.py: they reach the
 files through `ctx.backend.files(agent_id)` (PostgresMemoryBackend implements
-it with memory.files.services.AgentFiles), so this module imports no Django.
+it with memory.services.files.AgentFiles), so this module imports no Django.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from agents.errors import InvalidInput
 from memory.tools.base import ToolContext, ToolError
 
 FILES_CORE = "letta_files_core"
@@ -19,14 +20,13 @@ MAX_FILE_RESULTS = 20
 
 def _files(ctx: ToolContext) -> Any:
     get = getattr(ctx.backend, "files", None)
-    if get is None:
+    files = get(ctx.agent_id) if get is not None else None
+    if files is None:
         raise ToolError("Files are not available to this agent.")
-    return get(ctx.agent_id)
+    return files
 
 
 def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    from agents.errors import InvalidInput
-
     try:
         return fn(*args, **kwargs)
     except InvalidInput as exc:

@@ -4,7 +4,7 @@ processing shows live, and the agent's view of each file (open or closed).
 Every answer is a named partial of templates/memory/files.html, the template
 the tab, these views and the WebSocket redraws (memory/live.py) share. The
 agent comes through agent_or_404, folders and files only from among those
-attached to it (anyone else gets a 404); writes go through memory.files.services.
+attached to it (anyone else gets a 404); writes go through memory.services.files.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from agents.access import agent_or_404
 from agents.errors import DomainError
-from memory.files import services
 from memory.files.parsing import KINDS
 from memory.files.selectors import (
     agent_file_for,
@@ -27,6 +26,7 @@ from memory.files.selectors import (
     folder_files,
     folders_attachable,
 )
+from memory.services import files as services
 from memory.web.file_forms import FolderForm
 
 TEMPLATE = "memory/files.html"

@@ -22,6 +22,19 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.template.loader import render_to_string
 
+from agents.models import Agent
+from memory.files.selectors import agent_folder_for, agent_folders, folder_files
+from memory.services.reembed import reembed_latest
+from memory.web.files import ACCEPT
+from memory.web.selectors import (
+    block_for,
+    blocks_changed_by_agent,
+    blocks_for,
+    context_view,
+    runs_for,
+    usage_chart,
+    with_sharing,
+)
 from memory.web.transcript import chat_entry
 
 CHAT = "memory/chat.html"
@@ -147,22 +160,16 @@ class LiveView:
 
     @database_sync_to_async
     def _redraw(self, jobs: list[tuple[str, ...]]) -> str:
-        from agents.models import Agent
-
         agent = Agent.objects.filter(pk=self.agent_id).first()
         if agent is None:
             return ""
         return "".join(getattr(self, f"_draw_{job[0]}")(agent, *job[1:]) for job in jobs)
 
     def _draw_context(self, agent: Any) -> str:
-        from memory.web.selectors import context_view
-
         return _render("memory/context.html#live-context", {"agent": agent, "context": context_view(agent)})
 
     def _draw_agent_edits(self, agent: Any) -> str:
         """Blocks the agent wrote since this tab last looked, highlighted."""
-        from memory.web.selectors import blocks_changed_by_agent, with_sharing
-
         blocks, self.memory_seen = blocks_changed_by_agent(self.agent_id, after=self.memory_seen)
         if not blocks:
             return ""
@@ -170,20 +177,14 @@ class LiveView:
         return _render("memory/memory.html#live-blocks", ctx)
 
     def _draw_block(self, agent: Any, block_id: str, actor: str) -> str:
-        from memory.web.selectors import block_for, with_sharing
-
         block = block_for(agent, block_id)
         ctx = {"agent": agent, "changed": with_sharing([block] if block else [], agent), "actor": actor}
         return _render("memory/memory.html#live-blocks", ctx)
 
     def _draw_blocks(self, agent: Any) -> str:
-        from memory.web.selectors import blocks_for
-
         return _render("memory/memory.html#live-blocks", {"agent": agent, "blocks": blocks_for(agent)})
 
     def _draw_folder(self, agent: Any, source_id: str) -> str:
-        from memory.files.selectors import agent_folder_for, folder_files
-
         source = agent_folder_for(agent=agent, source_id=source_id)
         if source is None:
             return ""
@@ -191,25 +192,16 @@ class LiveView:
         return _render("memory/files.html#live-folder-files", {"agent": agent, "folder": folder})
 
     def _draw_all_folder_files(self, agent: Any) -> str:
-        from memory.files.selectors import agent_folders
-
         return "".join(_render("memory/files.html#live-folder-files", {"agent": agent, "folder": folder})
                        for folder in agent_folders(agent=agent))
 
     def _draw_folders(self, agent: Any) -> str:
-        from memory.files.selectors import agent_folders
-        from memory.web.files import ACCEPT
-
         return _render("memory/files.html#live-folders",
                        {"agent": agent, "folders": agent_folders(agent=agent), "accept": ACCEPT})
 
     def _draw_reembed(self, agent: Any) -> str:
-        from memory.services.reembed import reembed_latest
-
         return _render("agents/settings.html#live-reembed", {"agent": agent, "reembed_job": reembed_latest(agent)})
 
     def _draw_runs(self, agent: Any) -> str:
-        from memory.web.selectors import runs_for, usage_chart
-
         return _render("memory/runs.html#live-runs",
                        {"agent": agent, "runs": runs_for(agent), "chart": usage_chart(agent)})

@@ -10,13 +10,22 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from agents.models import Agent, Tool, User
-from agents.selectors import agents_visible_to
+from agents.selectors import agents_visible_to, tools_visible_to
 from memory import models as m
+from memory.engine.context import render_core_memory
+from memory.engine.loop import build_compile_input
+from memory.engine.tokens import counter_for
+from memory.llm.registry import list_all_models
+from memory.services.context import context_overview
+from memory.services.providers import provider_config
+from memory.services.stores import store_for
+from memory.store.rows import load_agent
 from memory.web.transcript import chat_entry, row_to_payload
 
 CHAT_PAGE = 60
@@ -111,11 +120,6 @@ class Segment:
 
 def _block_tokens(agent: Agent) -> list[tuple[str, int]]:
     """Tokens of each block as rendered into the prompt (its tags, metadata and value)."""
-    from memory.engine.context import render_core_memory
-    from memory.engine.loop import build_compile_input
-    from memory.engine.tokens import counter_for
-    from memory.store.turn_store import load_agent
-
     state = load_agent(agent.id)
     numbered = build_compile_input(state).line_numbers
     counter = counter_for(state.model)
@@ -137,8 +141,6 @@ def _last_compaction(agent: Agent) -> dict[str, Any] | None:
 def context_view(agent: Agent) -> dict[str, Any]:
     """The context window as the visualizer draws it: one segment per section in
     prompt order (core memory split per block), with tokens and % of the limit."""
-    from memory.services.turns import context_overview
-
     view = context_overview(agent=agent)
     limit = view.context_window_size_max or 1
     scale = max(limit, view.context_window_size_current)
@@ -172,8 +174,6 @@ def context_view(agent: Agent) -> dict[str, Any]:
 
 def context_section(agent: Agent, section: str) -> dict[str, Any] | None:
     """The exact text of one section of the window, as the model reads it."""
-    from memory.services.turns import context_overview
-
     if section not in SECTION_LABELS:
         return None
     view = context_overview(agent=agent)
@@ -265,8 +265,6 @@ def passage_for(agent: Agent, passage_id: str) -> m.Passage | None:
 def archival_search(agent: Agent, *, query: str, tags: list[str] | None, match_all: bool,
                     start: datetime | None, end: datetime | None, top_k: int = 50) -> list[dict[str, Any]]:
     """The very search the agent's archival_memory_search tool runs."""
-    from memory.services.turns import store_for
-
     return store_for(agent).backend.archival_search(
         agent.id, query, tags=tags or None, tag_match_mode="all" if match_all else "any", top_k=top_k,
         start=start, end=end)
@@ -274,8 +272,6 @@ def archival_search(agent: Agent, *, query: str, tags: list[str] | None, match_a
 
 def recall_search(agent: Agent, *, query: str, roles: list[str] | None, limit: int = 50) -> list[dict[str, Any]]:
     """The very search the agent's conversation_search tool runs."""
-    from memory.services.turns import store_for
-
     return store_for(agent).backend.conversation_search(agent.id, query or None, roles=roles or None,
                                                         limit=limit)
 
@@ -325,15 +321,8 @@ def pretty(data: Any) -> str:
 # --- tools ----------------------------------------------------------------------------------
 
 
-def tools_visible_to(user: User) -> QuerySet[Tool]:
-    scope = Q(organization__isnull=True)
-    if user.organization_id:
-        scope |= Q(organization_id=user.organization_id)
-    return Tool.objects.filter(scope).order_by("name")
-
-
 def tools_attachable(agent: Agent, user: User) -> QuerySet[Tool]:
-    return tools_visible_to(user).exclude(pk__in=agent.tools.values("pk"))
+    return tools_visible_to(user=user).exclude(pk__in=agent.tools.values("pk")).order_by("name")
 
 
 def tool_editable(user: User, tool_id: str) -> Tool | None:
@@ -347,14 +336,9 @@ def model_handles() -> dict[str, Any]:
     """Handles the configured providers offer, for the model pickers. Cached a
     minute and asked with a short timeout: a dead local server must not stall
     the page (any handle can still be typed in)."""
-    from django.core.cache import cache
-
     cached = cache.get("ade:model-handles")
     if cached is not None:
         return cached
-    from memory.llm.registry import list_all_models
-    from memory.services.turns import provider_config
-
     config = provider_config()
     config.timeout = 5.0
     try:

@@ -8,8 +8,11 @@ panel open (the workspace builds the same context via `panel_context`).
 
 from __future__ import annotations
 
+import asyncio
+
 from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
+from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,8 +21,13 @@ from django_htmx.http import reswap, retarget
 
 from agents.access import aagent_or_404, agent_or_404
 from agents.errors import Conflict, DomainError
-from memory.services import ui as ui_services
+from memory.engine.state import ApprovalDecision
+from memory.llm.errors import ProviderError
+from memory.services import archival, blocks
+from memory.services.background import turn_launch, turn_prepare
+from memory.services.runs import run_cancel as cancel
 from memory.web import selectors as sel
+from memory.web.files import files_context
 from memory.web.forms import (
     ApprovalForm,
     ArchivalSearchForm,
@@ -55,8 +63,6 @@ def panel_context(request, agent, tab: str) -> dict:
     if tab == "runs":
         return {"runs": sel.runs_for(agent), "chart": sel.usage_chart(agent)}
     if tab == "files":
-        from memory.web.files import files_context
-
         return files_context(agent, request.user)
     return {"blocks": sel.blocks_for(agent), "new_block": BlockForm(prefix="new"),
             "shareable": sel.blocks_attachable(agent, request.user)[:200]}
@@ -64,8 +70,6 @@ def panel_context(request, agent, tab: str) -> dict:
 
 def _searching(search, agent, **query):
     """Run a search; a provider that cannot embed the query is reported, not a crash."""
-    from memory.llm.base import ProviderError
-
     try:
         return search(agent, **query), None
     except ProviderError as exc:
@@ -98,12 +102,6 @@ def chat_older(request, agent_id):
 
 
 async def _sent(request, agent, run, template: str, ctx: dict):
-    import asyncio
-
-    from django.core.handlers.asgi import ASGIRequest
-
-    from memory.services.background import turn_launch
-
     # Under an ASGI server this loop is the one the WebSocket consumers live on;
     # elsewhere (WSGI, the test client) the loop ends with the request.
     loop = asyncio.get_running_loop() if isinstance(request, ASGIRequest) else None
@@ -122,8 +120,6 @@ async def _refused(request, message: str, target: str):
 async def message_send(request, agent_id):
     """Start a turn; answer at once with the user's message. The agent's reply
     streams over the WebSocket."""
-    from memory.services.background import turn_prepare
-
     user = await request.auser()
     agent = await aagent_or_404(user, agent_id)
     form = MessageForm(request.POST)
@@ -140,9 +136,6 @@ async def message_send(request, agent_id):
 @require_POST
 async def approval_send(request, agent_id):
     """Approve or deny a tool call that waits for a person, and resume the turn."""
-    from memory.engine.state import ApprovalDecision
-    from memory.services.background import turn_prepare
-
     user = await request.auser()
     agent = await aagent_or_404(user, agent_id)
     form = ApprovalForm(request.POST)
@@ -158,8 +151,6 @@ async def approval_send(request, agent_id):
 @login_required
 @require_POST
 def run_cancel(request, agent_id, run_id):
-    from memory.services.turns import run_cancel as cancel
-
     agent = agent_or_404(request.user, agent_id)
     run = sel.run_for(agent, run_id)
     if run is None:
@@ -214,7 +205,7 @@ def block_new(request, agent_id):
     form = BlockForm(request.POST, prefix="new")
     if form.is_valid():
         try:
-            ui_services.block_add(agent=agent, user=request.user, **form.changes())
+            blocks.block_add(agent=agent, user=request.user, **form.changes())
         except DomainError as exc:
             form.add_error(None, exc.message)
     if form.errors:
@@ -234,7 +225,7 @@ def block_edit(request, agent_id, block_id):
     status = 422
     if form.is_valid():
         try:
-            block = ui_services.block_edit(block=block, user=request.user,
+            block = blocks.block_edit(block=block, user=request.user, reason="edited in the ADE",
                                            expected_version=form.cleaned_data["version"], **form.changes())
             return _card(request, agent, block)
         except DomainError as exc:
@@ -269,7 +260,7 @@ def block_undo(request, agent_id, block_id):
     agent, block = _block(request, agent_id, block_id)
     sequence = request.POST.get("sequence", "")
     try:
-        block = ui_services.block_revert(block=block, user=request.user,
+        block = blocks.block_revert(block=block, user=request.user,
                                          sequence=int(sequence) if sequence.isdigit() else None)
     except DomainError as exc:
         return _card(request, agent, block, status=409, error=exc.message)
@@ -283,7 +274,7 @@ def block_share(request, agent_id):
     block = sel.blocks_attachable(agent, request.user).filter(pk=request.POST.get("block_id", "")).first()
     if block is None:
         raise Http404("No such block to share.")
-    ui_services.block_share(agent=agent, block=block)
+    blocks.agent_block_attach(agent=agent, block=block)
     return _panel(request, agent, "memory")
 
 
@@ -292,7 +283,7 @@ def block_share(request, agent_id):
 def block_remove(request, agent_id, block_id):
     agent, block = _block(request, agent_id, block_id)
     try:
-        ui_services.block_remove(agent=agent, block=block, delete=request.POST.get("delete") == "1")
+        blocks.block_remove(agent=agent, block=block, delete=request.POST.get("delete") == "1")
     except DomainError as exc:
         return _panel(request, agent, "memory", status=409, error=exc.message)
     return _panel(request, agent, "memory")
@@ -308,7 +299,7 @@ def passage_new(request, agent_id):
     form = PassageForm(request.POST)
     if form.is_valid():
         try:
-            ui_services.passage_add(agent=agent, text=form.cleaned_data["text"], tags=form.cleaned_data["tags"])
+            archival.passage_insert(agent=agent, text=form.cleaned_data["text"], tags=form.cleaned_data["tags"])
         except DomainError as exc:
             form.add_error(None, exc.message)
     if form.errors:
@@ -323,7 +314,7 @@ def passage_delete(request, agent_id, passage_id):
     passage = sel.passage_for(agent, passage_id)
     if passage is None:
         raise Http404("No such archival memory.")
-    ui_services.passage_remove(agent=agent, passage=passage)
+    archival.passage_delete(agent=agent, passage_id=passage.id)
     if not request.htmx:
         return redirect(f"{reverse('agent', args=[agent.id])}?tab=archival")
     return HttpResponse("")

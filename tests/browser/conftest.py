@@ -52,20 +52,18 @@ def browser_context_args():
 
 @pytest.fixture(scope="session")
 def llm():
-    """One fake provider for the session; the server process reaches it
-    through the environment it inherits."""
+    """One fake provider for the session, configured as the server's own
+    OpenAI-compatible provider (settings.PROVIDER_ENV, as OPENAI_* would)."""
+    from django.conf import settings
+
     from tests.fakes.llm_server import FakeLLMServer
 
     with FakeLLMServer() as server:
-        saved = {k: os.environ.get(k) for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
-        os.environ["OPENAI_API_KEY"] = "test-key"
-        os.environ["OPENAI_BASE_URL"] = server.url + "/v1"
+        saved = dict(settings.PROVIDER_ENV)
+        settings.PROVIDER_ENV.update(OPENAI_API_KEY="test-key", OPENAI_BASE_URL=server.url + "/v1")
         yield server
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        settings.PROVIDER_ENV.clear()
+        settings.PROVIDER_ENV.update(saved)
 
 
 def _application():

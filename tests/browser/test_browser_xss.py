@@ -29,8 +29,8 @@ def assert_inert(page):
 
 def test_payloads_in_messages_blocks_and_tool_results_stay_inert(live_page, live_url, llm, alice):
     from memory.models import Block
-    from memory.services.blocks import block_update
-    from memory.services.turns import store_for
+    from memory.services.stores import store_for
+    from memory.store.blocks import block_update
 
     agent = make_agent(alice)
     block = Block.objects.get(agent_links__agent=agent, label="human")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from memory.engine.types import (
+from memory.types import (
     LLMRequest,
     LLMSettings,
     Message,

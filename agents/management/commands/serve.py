@@ -14,7 +14,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
+from agents.services.accounts import admin_ensure
 from agents.startup import DatabaseNotReady, ensure_vector_extension, wait_for_database
+from memory.services.base_tools import base_tools_sync
+from memory.services.jobs import jobs_mode, kick
+from memory.services.worker import wake_inprocess_worker
 
 
 class Command(BaseCommand):
@@ -68,9 +72,6 @@ class Command(BaseCommand):
         """One transaction under a transaction-scoped advisory lock: replicas
         starting together migrate one after the other (the rest find nothing
         to do), and the lock cannot outlive the transaction behind a pooler."""
-        from agents.services.accounts import admin_ensure
-        from memory.services.base_tools import base_tools_sync
-
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('ade.serve.prepare', 0))")
@@ -98,9 +99,6 @@ class Command(BaseCommand):
         picked up now: the worker thread for runs, which also starts the jobs
         thread whenever jobs wait (ADE_JOBS=thread). With ADE_INPROCESS_WORKER
         off and ADE_JOBS=worker, `manage.py worker` processes do both."""
-        from memory.services.jobs import jobs_mode, kick
-        from memory.services.worker import wake_inprocess_worker
-
         if settings.INPROCESS_WORKER:
             wake_inprocess_worker()
         elif jobs_mode() == "thread":

@@ -6,6 +6,7 @@ with a message that says what went wrong."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -13,8 +14,11 @@ from django.db import connection, transaction
 from memory.files.chunking import chunk_text
 from memory.files.models import FileAgent, FileContent, Job, SourceFile, SourcePassage
 from memory.files.parsing import ParseError, parse
-from memory.files.services import files_changed
+from memory.services.files import MAX_OPEN_FILES, file_window, files_changed
 from memory.services.jobs import JobError, job_progress
+from memory.services.providers import embedder_for
+from memory.store.search import TS_CONFIG
+from memory.store.search import vector_literal as vector_literal
 
 EMBED_BATCH = 64
 OPEN_LINES = 100
@@ -29,14 +33,12 @@ def _status(file: SourceFile, status: str, **fields: Any) -> None:
 
 def _insert_chunks(file: SourceFile, start: int, chunks: list[str], vectors: list[list[float]] | None,
                    model: str) -> None:
-    from memory.store.search import TS_CONFIG, _vector_literal
-
     rows = []
     for i, text in enumerate(chunks):
         vec = vectors[i] if vectors else None
         rows.append({"id": f"passage-{uuid.uuid4()}", "source": file.source_id, "file": file.id,
                      "org": file.organization_id, "idx": start + i, "text": text,
-                     "vec": _vector_literal(vec) if vec else None, "dim": len(vec) if vec else None,
+                     "vec": vector_literal(vec) if vec else None, "dim": len(vec) if vec else None,
                      "model": model if vec else "", "cfg": TS_CONFIG, "name": file.file_name})
     with connection.cursor() as cursor:
         cursor.executemany(
@@ -49,8 +51,6 @@ def _insert_chunks(file: SourceFile, start: int, chunks: list[str], vectors: lis
 
 
 def file_process(job: Job) -> None:
-    from memory.services.turns import _embedder_for
-
     file = SourceFile.objects.select_related("source").get(pk=job.file_id)
     source = file.source
     if file.processing_status == "completed":
@@ -65,7 +65,7 @@ def file_process(job: Job) -> None:
             FileContent.objects.update_or_create(file=file, defaults={"text": text})
             _status(file, "embedding", total_chunks=len(chunks), chunks_embedded=0)
         job_progress(job, done=0, total=len(chunks))
-        embed = _embedder_for(source.embedding) if source.embedding else None
+        embed = embedder_for(source.embedding) if source.embedding else None
         for start in range(0, len(chunks), EMBED_BATCH):
             batch = chunks[start:start + EMBED_BATCH]
             vectors = embed(batch) if embed else None
@@ -97,11 +97,7 @@ def file_abandon(job: Job, message: str) -> None:
 
 def _open_for(agent_id: str, file: SourceFile, text: str) -> None:
     """A new file opens in every attached agent's view, as in Letta."""
-    from datetime import UTC, datetime
-
-    from memory.files.services import MAX_OPEN_FILES, _window
-
-    visible, start, _ = _window(text, 0, OPEN_LINES)
+    visible, start, _ = file_window(text, 0, OPEN_LINES)
     FileAgent.objects.update_or_create(
         agent_id=agent_id, file=file,
         defaults={"source_id": file.source_id, "is_open": True, "visible_content": visible, "offset": start,

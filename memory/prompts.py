@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from memory.engine.types import AgentType
+from memory.types import AgentType
 
 CORE_MEMORY_PLACEHOLDER = "{CORE_MEMORY}"
 

@@ -23,6 +23,14 @@ from agents.models import Agent, AgentTool, Tool, User
 from memory.engine.context import MAX_FILES_OPEN
 from memory.files.models import FileAgent, Job, Source, SourceFile
 from memory.files.parsing import MAX_FILE_BYTES, ParseError, file_type_for
+from memory.llm.registry import parse_handle
+from memory.services.base_tools import base_tools_sync
+from memory.services.events import publish
+from memory.services.jobs import job_enqueue
+from memory.services.prompt import agent_refresh_if_idle
+from memory.services.providers import embedder_for
+from memory.store.file_search import source_passage_search
+from memory.tools.files import FILE_TOOLS
 
 MAX_OPEN_FILES = MAX_FILES_OPEN
 DEFAULT_WINDOW_LINES = 100
@@ -40,9 +48,6 @@ def files_changed(agent_ids: list[str], *, folders: bool = False) -> None:
         return
 
     def send() -> None:
-        from agents.services.lifecycle import agent_refresh_if_idle
-        from memory.services.events import publish
-
         for agent_id in agent_ids:
             agent_refresh_if_idle(agent_id)
             publish(agent_id, {"type": "files", "folders": folders})
@@ -56,8 +61,6 @@ def source_create(*, owner: User, name: str, description: str = "", instructions
     if not name or len(name) > 200:
         raise InvalidInput("A folder needs a name of 1 to 200 characters.")
     if embedding:
-        from memory.llm.registry import parse_handle
-
         try:
             parse_handle(embedding)
         except ValueError as exc:
@@ -110,8 +113,6 @@ def _free_name(source: Source, name: str) -> str:
 @transaction.atomic
 def file_upload(*, source: Source, file_name: str, data: bytes, content_type: str = "") -> tuple[SourceFile, Job]:
     """Store the upload and queue its processing (parse, chunk, embed)."""
-    from memory.services.jobs import job_enqueue
-
     file_name = (file_name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
     if not file_name:
         raise InvalidInput("The upload has no file name.")
@@ -160,9 +161,6 @@ def file_delete(*, file: SourceFile) -> None:
 
 
 def _file_tools() -> list[Tool]:
-    from memory.services.base_tools import base_tools_sync
-    from memory.tools.files import FILE_TOOLS
-
     names = [fn.__name__ for fn in FILE_TOOLS]
     tools = list(Tool.objects.filter(organization__isnull=True, name__in=names))
     if len(tools) < len(names):
@@ -212,7 +210,7 @@ def agent_file_close(*, agent: Agent, file: SourceFile) -> None:
 # --- an agent's files ------------------------------------------------------------------------
 
 
-def _window(text: str, offset: int, length: int | None) -> tuple[str, int, int]:
+def file_window(text: str, offset: int, length: int | None) -> tuple[str, int, int]:
     lines = text.split("\n")
     end = len(lines) if length is None else min(len(lines), offset + length)
     numbered = "\n".join(f"{i + 1}: {lines[i]}" for i in range(offset, end))
@@ -255,7 +253,7 @@ class AgentFiles:
             offset = max(int(request.get("offset") or 0), 0)
             length = request.get("length")
             length = int(length) if length else DEFAULT_WINDOW_LINES
-            visible, start, end = _window(text, offset, length)
+            visible, start, end = file_window(text, offset, length)
             total = text.count("\n") + 1
             link.is_open, link.visible_content, link.offset, link.length = True, visible, start, length
             link.last_accessed_at = now
@@ -302,6 +300,4 @@ class AgentFiles:
         return head + "\n\n" + "\n\n".join(page) + tail
 
     def search(self, query: str, limit: int = 5) -> list[dict[str, Any]]:
-        from memory.files.search import source_passage_search
-
-        return source_passage_search(self.agent_id, query, limit=limit)
+        return source_passage_search(self.agent_id, query, embedder_for=embedder_for, limit=limit)
