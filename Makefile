@@ -48,9 +48,11 @@ bench-locomo: install
 bench-scale: $(VENV)/.installed-bench
 	$(PY) -m bench.archival_scale $(BENCH_ARGS)
 
+## Style (ruff) and architecture (import-linter: layers, no import cycles; see docs/architecture.md).
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 ## Re-resolve the locked dependency set from pyproject.toml.
 lock:

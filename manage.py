@@ -4,7 +4,11 @@ import sys
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["serve"] and "--check-only" not in sys.argv and "MALLOC_ARENA_MAX" not in os.environ:
+    if (
+        sys.argv[1:2] == ["serve"]
+        and "--check-only" not in sys.argv
+        and "MALLOC_ARENA_MAX" not in os.environ
+    ):
         # glibc gives each thread that allocates its own arena (up to 8 per
         # core) and keeps their freed memory: with a turn per thread, the
         # server's RSS grew by a third under load. The setting is read when a

@@ -90,8 +90,9 @@ def ready(request):
     except Exception as exc:
         checks["channel_layer"] = f"error: {exc}".strip()[:200]
     ok = all(v == "ok" for v in checks.values())
-    return api.create_response(request, {"status": "ok" if ok else "unavailable", **checks},
-                               status=200 if ok else 503)
+    return api.create_response(
+        request, {"status": "ok" if ok else "unavailable", **checks}, status=200 if ok else 503
+    )
 
 
 @api.exception_handler(DomainError)
@@ -116,8 +117,10 @@ def body_too_big(request, exc: RequestDataTooBig):
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     return api.create_response(
         request,
-        {"detail": f"The request body is over the limit of {limit} bytes; upload files to "
-                   "/v1/folders/{folder_id}/upload instead of inlining them."},
+        {
+            "detail": f"The request body is over the limit of {limit} bytes; upload files to "
+            "/v1/folders/{folder_id}/upload instead of inlining them."
+        },
         status=413,
     )
 

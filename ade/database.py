@@ -17,8 +17,15 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 # Options psycopg takes through Django's OPTIONS rather than as connection keys.
 _LIBPQ_OPTION_KEYS = {
-    "sslmode", "sslrootcert", "sslcert", "sslkey", "application_name",
-    "connect_timeout", "options", "target_session_attrs", "keepalives",
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "application_name",
+    "connect_timeout",
+    "options",
+    "target_session_attrs",
+    "keepalives",
 }
 
 
@@ -33,8 +40,13 @@ def parse_database_url(url: str) -> dict:
     option instead of HOST, which breaks Unix-socket URLs (the embedded server's).
     """
     parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql", "postgresql+psycopg", "postgresql+asyncpg",
-                            "postgresql+psycopg2"):
+    if parts.scheme not in (
+        "postgres",
+        "postgresql",
+        "postgresql+psycopg",
+        "postgresql+asyncpg",
+        "postgresql+psycopg2",
+    ):
         raise DatabaseConfigError(
             f"Unsupported database URL scheme {parts.scheme!r}: use postgresql://user:pass@host:5432/db"
         )

@@ -51,8 +51,12 @@ if not SECRET_KEY:
 
 HOST = env("ADE_HOST", "127.0.0.1")
 PORT = envint("ADE_PORT", 8283)
-ALLOWED_HOSTS = [h.strip() for h in env("ADE_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
-CSRF_TRUSTED_ORIGINS = [o.strip() for o in env("ADE_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+ALLOWED_HOSTS = [
+    h.strip() for h in env("ADE_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()
+]
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in env("ADE_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
 
 INSTALLED_APPS = [
     "daphne",
@@ -143,8 +147,9 @@ if REDIS_URL:
 else:
     # Token streaming sends many small events; the default capacity (100 per
     # channel) could drop tokens from a fast local model.
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer",
-                                  "CONFIG": {"capacity": 2000}}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 2000}}
+    }
 
 # Security headers; cookies are marked secure unless we serve plain HTTP on loopback.
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -158,7 +163,9 @@ if envbool("ADE_BEHIND_PROXY", "False"):
     USE_X_FORWARDED_HOST = True
 # Served under a path prefix by a reverse proxy (e.g. https://host/ade/): URLs,
 # redirects and static files carry the prefix (Letta's ADE could not: #2697).
-PATH_PREFIX = "/" + env("ADE_PATH_PREFIX", "").strip("/") if env("ADE_PATH_PREFIX", "").strip("/") else ""
+PATH_PREFIX = (
+    "/" + env("ADE_PATH_PREFIX", "").strip("/") if env("ADE_PATH_PREFIX", "").strip("/") else ""
+)
 if PATH_PREFIX:
     FORCE_SCRIPT_NAME = PATH_PREFIX
     STATIC_URL = f"{PATH_PREFIX}/static/"
@@ -207,13 +214,15 @@ DB_WAIT_SECONDS = envfloat("ADE_DB_WAIT_SECONDS", 0.0)
 
 # Bring-your-own-key providers (/v1/providers) keep their API keys encrypted
 # with this key: a Fernet key or a random string of 32+ characters. Unset, a key
-# derived from SECRET_KEY (see providers/crypto.py for the trade-off). Earlier
+# derived from SECRET_KEY (see agents/providers/crypto.py for the trade-off). Earlier
 # keys listed in ADE_ENCRYPTION_OLD_KEYS (comma-separated) still decrypt.
 ENCRYPTION_KEY = env("ADE_ENCRYPTION_KEY").strip()
 if ENCRYPTION_KEY and len(ENCRYPTION_KEY) < 32:
     from django.core.exceptions import ImproperlyConfigured
 
-    raise ImproperlyConfigured("ADE_ENCRYPTION_KEY must be a Fernet key or at least 32 random characters.")
+    raise ImproperlyConfigured(
+        "ADE_ENCRYPTION_KEY must be a Fernet key or at least 32 random characters."
+    )
 ENCRYPTION_OLD_KEYS = [k.strip() for k in env("ADE_ENCRYPTION_OLD_KEYS").split(",") if k.strip()]
 # Model endpoints chosen by users (an agent's llm_config.model_endpoint, a BYOK
 # provider's base_url) must be public addresses (SSRF guard) unless listed here:
@@ -241,7 +250,14 @@ ADE_VERSION = "0.1.0"
 PROVIDER_ENV = {
     name: env(name).strip()
     for name in (
-        "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "ANTHROPIC_API_KEY",
-        "ANTHROPIC_BASE_URL", "GEMINI_API_KEY", "GEMINI_BASE_URL", "OLLAMA_BASE_URL", "VLLM_API_BASE",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "OPENAI_API_BASE",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "GEMINI_API_KEY",
+        "GEMINI_BASE_URL",
+        "OLLAMA_BASE_URL",
+        "VLLM_API_BASE",
     )
 }

@@ -34,7 +34,9 @@ class APIKeyAdmin(admin.ModelAdmin):
         key, secret = apikey_create(user=obj.user, name=obj.name)
         obj.pk = key.pk
         obj.__dict__.update(key.__dict__)
-        messages.warning(request, f"New API key (copy it now, it will not be shown again): {secret}")
+        messages.warning(
+            request, f"New API key (copy it now, it will not be shown again): {secret}"
+        )
 
 
 class AgentBlockInline(admin.TabularInline):
@@ -53,22 +55,84 @@ class AgentToolInline(admin.TabularInline):
 
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
-    list_display = ["name", "agent_type", "model", "owner", "tag_list", "last_stop_reason", "updated_at"]
+    list_display = [
+        "name",
+        "agent_type",
+        "model",
+        "owner",
+        "tag_list",
+        "last_stop_reason",
+        "updated_at",
+    ]
     list_filter = ["agent_type", "model", "last_stop_reason", "organization"]
     search_fields = ["name", "id", "description", "tags"]
-    readonly_fields = ["id", "message_ids", "system_fingerprint", "last_run_completion",
-                       "last_run_duration_ms", "last_stop_reason", "created_at", "updated_at"]
+    readonly_fields = [
+        "id",
+        "message_ids",
+        "system_fingerprint",
+        "last_run_completion",
+        "last_run_duration_ms",
+        "last_stop_reason",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [AgentBlockInline, AgentToolInline]
     raw_id_fields = ["owner"]
     fieldsets = [
-        (None, {"fields": ["id", "name", "description", "owner", "organization", "agent_type", "tags"]}),
-        ("Model", {"fields": ["model", "llm_config", "context_window_limit", "embedding",
-                              "embedding_config"]}),
-        ("Behaviour", {"fields": ["system", "tool_rules", "timezone", "message_buffer_autoclear",
-                                  "compaction_settings", "response_format"]}),
-        ("State", {"classes": ["collapse"], "fields": ["message_ids", "system_fingerprint",
-                                                        "last_run_completion", "last_run_duration_ms",
-                                                        "last_stop_reason", "created_at", "updated_at"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "id",
+                    "name",
+                    "description",
+                    "owner",
+                    "organization",
+                    "agent_type",
+                    "tags",
+                ]
+            },
+        ),
+        (
+            "Model",
+            {
+                "fields": [
+                    "model",
+                    "llm_config",
+                    "context_window_limit",
+                    "embedding",
+                    "embedding_config",
+                ]
+            },
+        ),
+        (
+            "Behaviour",
+            {
+                "fields": [
+                    "system",
+                    "tool_rules",
+                    "timezone",
+                    "message_buffer_autoclear",
+                    "compaction_settings",
+                    "response_format",
+                ]
+            },
+        ),
+        (
+            "State",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "message_ids",
+                    "system_fingerprint",
+                    "last_run_completion",
+                    "last_run_duration_ms",
+                    "last_stop_reason",
+                    "created_at",
+                    "updated_at",
+                ],
+            },
+        ),
     ]
 
     @admin.display(description="tags")

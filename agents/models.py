@@ -53,18 +53,22 @@ class APIKey(models.Model):
     class Meta:
         verbose_name = "API key"
 
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
     @staticmethod
     def hash(secret: str) -> str:
         return hashlib.sha256(secret.encode()).hexdigest()
-
-    def __str__(self) -> str:
-        return f"{self.prefix}… ({self.user})"
 
 
 class Tool(models.Model):
     id = models.CharField(primary_key=True, max_length=64, default=ids.tool_id, editable=False)
     organization = models.ForeignKey(
-        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="tools",
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="tools",
         help_text="Empty for built-in tools, which every organization shares.",
     )
     name = models.CharField(max_length=48)
@@ -80,14 +84,19 @@ class Tool(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     default_requires_approval = models.BooleanField(default=False)
     enable_parallel_execution = models.BooleanField(default=False)
-    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["organization", "name"], name="tool_name_unique_per_org",
-                                    nulls_distinct=False),
+            models.UniqueConstraint(
+                fields=["organization", "name"],
+                name="tool_name_unique_per_org",
+                nulls_distinct=False,
+            ),
         ]
         ordering = ["name"]
 
@@ -97,18 +106,26 @@ class Tool(models.Model):
 
 class Agent(models.Model):
     id = models.CharField(primary_key=True, max_length=64, default=ids.agent_id, editable=False)
-    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE,
-                                     related_name="agents")
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="agents"
+    )
     owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="agents")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     agent_type = models.CharField(max_length=40, choices=AGENT_TYPES, default="memgpt_v2_agent")
-    system = models.TextField(help_text="Raw system prompt template; {CORE_MEMORY} marks where memory goes.")
-    model = models.CharField(max_length=200, blank=True, help_text='Model handle, "provider/model".')
-    llm_config = models.JSONField(default=dict, blank=True,
-                                  help_text="temperature, max_tokens, reasoning settings, ...")
+    system = models.TextField(
+        help_text="Raw system prompt template; {CORE_MEMORY} marks where memory goes."
+    )
+    model = models.CharField(
+        max_length=200, blank=True, help_text='Model handle, "provider/model".'
+    )
+    llm_config = models.JSONField(
+        default=dict, blank=True, help_text="temperature, max_tokens, reasoning settings, ..."
+    )
     context_window_limit = models.PositiveIntegerField(null=True, blank=True)
-    embedding = models.CharField(max_length=200, blank=True, help_text='Embedding handle, or empty for full-text only.')
+    embedding = models.CharField(
+        max_length=200, blank=True, help_text="Embedding handle, or empty for full-text only."
+    )
     embedding_config = models.JSONField(default=dict, blank=True)
     tags = ArrayField(models.CharField(max_length=100), default=list, blank=True)
     tool_rules = models.JSONField(default=list, blank=True)
@@ -147,3 +164,6 @@ class AgentTool(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["agent", "tool"], name="agent_tool_unique")]
         verbose_name = "attached tool"
+
+    def __str__(self) -> str:
+        return f"{self.tool_id} attached to {self.agent_id}"

@@ -32,7 +32,13 @@ from bench.common import REPO, percentile, table, throwaway_database, write_json
 
 DATA = REPO.parent / "shared" / "data" / "locomo10.json"
 KS = (1, 5, 10, 20)
-CATEGORY_NAMES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
+CATEGORY_NAMES = {
+    1: "multi-hop",
+    2: "temporal",
+    3: "open-domain",
+    4: "single-hop",
+    5: "adversarial",
+}
 
 
 def load(path: Path, which: str) -> list[dict[str, Any]]:
@@ -89,8 +95,13 @@ def score(ranked: list[str], gold: set[str]) -> dict[str, float]:
 def run_conversation(conversation: dict[str, Any], backend: Any, owner: Any) -> dict[str, Any]:
     from agents.services.lifecycle import agent_create
 
-    agent = agent_create(owner=owner, name=f"locomo {conversation['sample_id']}", model="",
-                         embedding=backend.embedding_model, include_base_tools=False)
+    agent = agent_create(
+        owner=owner,
+        name=f"locomo {conversation['sample_id']}",
+        model="",
+        embedding=backend.embedding_model,
+        include_base_tools=False,
+    )
     by_dia: dict[str, str] = {}
     start = time.perf_counter()
     items = turns(conversation)
@@ -108,8 +119,13 @@ def run_conversation(conversation: dict[str, Any], backend: Any, owner: Any) -> 
         latencies.append((time.perf_counter() - t0) * 1000)
         ranked = [to_dia[h["id"]] for h in hits]
         results.append({"category": qa["category"], **score(ranked, gold)})
-    return {"sample_id": conversation["sample_id"], "turns": len(items), "insert_s": insert_s,
-            "results": results, "latencies_ms": latencies}
+    return {
+        "sample_id": conversation["sample_id"],
+        "turns": len(items),
+        "insert_s": insert_s,
+        "results": results,
+        "latencies_ms": latencies,
+    }
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -120,13 +136,20 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
             if r["category"] != 5:
                 groups["1-4"].append(r)
     metrics = [f"r@{k}" for k in KS] + ["hit@10", "mrr"]
-    summary = {name: {"n": len(rows), **{k: sum(r[k] for r in rows) / len(rows) for k in metrics}}
-               for name, rows in groups.items() if rows}
+    summary = {
+        name: {"n": len(rows), **{k: sum(r[k] for r in rows) / len(rows) for k in metrics}}
+        for name, rows in groups.items()
+        if rows
+    }
     latencies = [x for run in runs for x in run["latencies_ms"]]
     turns_total = sum(run["turns"] for run in runs)
     insert_s = sum(run["insert_s"] for run in runs)
-    return {"categories": summary, "search_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
-            "inserts_per_s": turns_total / insert_s if insert_s else 0.0, "turns": turns_total}
+    return {
+        "categories": summary,
+        "search_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
+        "inserts_per_s": turns_total / insert_s if insert_s else 0.0,
+        "turns": turns_total,
+    }
 
 
 def print_summary(summary: dict[str, Any], label: str) -> None:
@@ -136,12 +159,30 @@ def print_summary(summary: dict[str, Any], label: str) -> None:
         c = summary["categories"].get(name)
         if c:
             title = name if name == "1-4" else f"{name} {CATEGORY_NAMES[int(name)]}"
-            rows.append([title, c["n"], c["r@1"], c["r@5"], c["r@10"], c["r@20"], c["hit@10"], c["mrr"]])
+            rows.append(
+                [title, c["n"], c["r@1"], c["r@5"], c["r@10"], c["r@20"], c["hit@10"], c["mrr"]]
+            )
     print(f"\nLoCoMo retrieval — {label}")
-    print(table(["category", "questions", "recall@1", "recall@5", "recall@10", "recall@20", "hit@10", "MRR"], rows))
+    print(
+        table(
+            [
+                "category",
+                "questions",
+                "recall@1",
+                "recall@5",
+                "recall@10",
+                "recall@20",
+                "hit@10",
+                "MRR",
+            ],
+            rows,
+        )
+    )
     lat = summary["search_ms"]
-    print(f"search latency: p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms; "
-          f"{summary['turns']} turns inserted at {summary['inserts_per_s']:.0f}/s")
+    print(
+        f"search latency: p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms; "
+        f"{summary['turns']} turns inserted at {summary['inserts_per_s']:.0f}/s"
+    )
 
 
 def _apply_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -177,14 +218,27 @@ def _apply_overrides(pairs: list[str]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--conversations", default="dev",
-                        help="dev (first five, for tuning), heldout (last five), all, or sample ids")
-    parser.add_argument("--embedding", default="",
-                        help="embedding handle, e.g. local/all-minilm-l6-v2 (default: none, full-text only)")
+    parser.add_argument(
+        "--conversations",
+        default="dev",
+        help="dev (first five, for tuning), heldout (last five), all, or sample ids",
+    )
+    parser.add_argument(
+        "--embedding",
+        default="",
+        help="embedding handle, e.g. local/all-minilm-l6-v2 (default: none, full-text only)",
+    )
     parser.add_argument("--data", default=str(DATA), help="path to locomo10.json")
-    parser.add_argument("--json", default=None, help="where to write the results (default var/bench/)")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a tuning constant of memory.store.search (for experiments)")
+    parser.add_argument(
+        "--json", default=None, help="where to write the results (default var/bench/)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a tuning constant of memory.store.search (for experiments)",
+    )
     args = parser.parse_args(argv)
     conversations = load(Path(args.data), args.conversations)
     if not conversations:
@@ -198,21 +252,34 @@ def main(argv: list[str] | None = None) -> int:
         overrides = _apply_overrides(args.set)
         org = Organization.objects.create(name="bench")
         owner = User.objects.create_user(username="bench", password="x", organization=org)
-        backend = PostgresMemoryBackend(embed=embedder_for(args.embedding), embedding_model=args.embedding)
+        backend = PostgresMemoryBackend(
+            embed=embedder_for(args.embedding), embedding_model=args.embedding
+        )
         runs = []
         for conversation in conversations:
             runs.append(run_conversation(conversation, backend, owner))
-            print(f"  {conversation['sample_id']}: {runs[-1]['turns']} turns, "
-                  f"{len(runs[-1]['results'])} questions", file=sys.stderr)
+            print(
+                f"  {conversation['sample_id']}: {runs[-1]['turns']} turns, "
+                f"{len(runs[-1]['results'])} questions",
+                file=sys.stderr,
+            )
         summary = summarise(runs)
     label = f"{args.conversations}, {'embedding ' + args.embedding if args.embedding else 'full-text only (no embedding model)'}"
     if overrides:
         label += f", overrides {overrides}"
     print_summary(summary, label)
-    path = write_json(args.json, f"locomo_retrieval_{args.conversations.replace(',', '_')}",
-                      {"label": label, "conversations": [c["sample_id"] for c in conversations],
-                       "embedding": args.embedding, "overrides": overrides, "summary": summary,
-                       "per_conversation": [{k: v for k, v in r.items() if k != "latencies_ms"} for r in runs]})
+    path = write_json(
+        args.json,
+        f"locomo_retrieval_{args.conversations.replace(',', '_')}",
+        {
+            "label": label,
+            "conversations": [c["sample_id"] for c in conversations],
+            "embedding": args.embedding,
+            "overrides": overrides,
+            "summary": summary,
+            "per_conversation": [{k: v for k, v in r.items() if k != "latencies_ms"} for r in runs],
+        },
+    )
     print(f"results: {path}")
     return 0
 

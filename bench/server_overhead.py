@@ -61,10 +61,17 @@ def pct(values: list[float], q: float) -> float:
 class Server:
     def __init__(self, data_dir: str, llm_url: str) -> None:
         self.port = free_port()
-        self.env = {**os.environ, "ADE_DATA_DIR": data_dir, "ADE_PORT": str(self.port),
-                    "ADE_ADMIN_PASSWORD": "bench-pass-123", "OPENAI_API_KEY": "bench",
-                    "OPENAI_BASE_URL": llm_url + "/v1", "ADE_PG_CLEANUP": "stop",
-                    "ADE_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
+        self.env = {
+            **os.environ,
+            "ADE_DATA_DIR": data_dir,
+            "ADE_PORT": str(self.port),
+            "ADE_ADMIN_PASSWORD": "bench-pass-123",
+            "OPENAI_API_KEY": "bench",
+            "OPENAI_BASE_URL": llm_url + "/v1",
+            "ADE_PG_CLEANUP": "stop",
+            "ADE_LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
         self.env.pop("DATABASE_URL", None)
         self.env.pop("LETTA_PG_URI", None)
         self.proc: subprocess.Popen | None = None
@@ -72,8 +79,13 @@ class Server:
 
     def start(self) -> None:
         log = open(Path(self.env["ADE_DATA_DIR"]) / "server.log", "w")
-        self.proc = subprocess.Popen([sys.executable, "manage.py", "serve"], cwd=ROOT, env=self.env,
-                                     stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "serve"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             try:
@@ -84,8 +96,14 @@ class Server:
         raise SystemExit("server did not start; see server.log in the data dir")
 
     def api_key(self) -> str:
-        done = subprocess.run([sys.executable, "manage.py", "create_api_key", "admin", "--name", "bench"],
-                              cwd=ROOT, env=self.env, capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [sys.executable, "manage.py", "create_api_key", "admin", "--name", "bench"],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return done.stdout.strip().split()[-1]
 
     @property
@@ -128,24 +146,36 @@ def main() -> None:
         try:
             server.start()
             key = server.api_key()
-            client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+            client = httpx.Client(
+                base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60
+            )
             results["rss_idle_mb"] = server.rss_mb()
 
             def create(name: str) -> str:
-                body = {"name": name, "model": "openai/gpt-4o-mini", "agent_type": "letta_v1_agent",
-                        "memory_blocks": [{"label": "human", "value": "Name: Bench"},
-                                          {"label": "persona", "value": "I am fast."}]}
+                body = {
+                    "name": name,
+                    "model": "openai/gpt-4o-mini",
+                    "agent_type": "letta_v1_agent",
+                    "memory_blocks": [
+                        {"label": "human", "value": "Name: Bench"},
+                        {"label": "persona", "value": "I am fast."},
+                    ],
+                }
                 r = client.post("/v1/agents/", json=body)
                 r.raise_for_status()
                 return r.json()["id"]
 
-            create_ms = [timed(lambda i=i: create(f"create-{i}")) for i in range(20 if args.quick else 50)]
+            create_ms = [
+                timed(lambda i=i: create(f"create-{i}")) for i in range(20 if args.quick else 50)
+            ]
             results["create_agent_p50_ms"] = statistics.median(create_ms)
             agent = create("main")
 
             def send(agent_id: str, text: str = "hello") -> None:
-                r = client.post(f"/v1/agents/{agent_id}/messages",
-                                json={"messages": [{"role": "user", "content": text}]})
+                r = client.post(
+                    f"/v1/agents/{agent_id}/messages",
+                    json={"messages": [{"role": "user", "content": text}]},
+                )
                 r.raise_for_status()
 
             send(agent)  # warm-up
@@ -156,7 +186,10 @@ def main() -> None:
 
             edit_lat = []
             for i in range(n // 2):
-                llm.script(tool_call("memory_insert", {"label": "human", "new_string": f"fact {i}"}), reply("ok"))
+                llm.script(
+                    tool_call("memory_insert", {"label": "human", "new_string": f"fact {i}"}),
+                    reply("ok"),
+                )
                 edit_lat.append(timed(lambda: send(agent)))
             results["edit_p50_ms"], results["edit_p95_ms"] = pct(edit_lat, 50), pct(edit_lat, 95)
 
@@ -168,12 +201,16 @@ def main() -> None:
 
             def worker(agent_id: str) -> None:
                 nonlocal failures
-                local = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=120)
+                local = httpx.Client(
+                    base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=120
+                )
                 for _ in range(per_agent):
                     t0 = time.perf_counter()
                     try:
-                        r = local.post(f"/v1/agents/{agent_id}/messages",
-                                       json={"messages": [{"role": "user", "content": "hi"}]})
+                        r = local.post(
+                            f"/v1/agents/{agent_id}/messages",
+                            json={"messages": [{"role": "user", "content": "hi"}]},
+                        )
                         ok = r.status_code == 200
                     except httpx.HTTPError:
                         ok = False
@@ -186,21 +223,42 @@ def main() -> None:
                 list(pool.map(worker, agents))
             elapsed = time.perf_counter() - t0
             results["concurrent_msgs_per_s"] = len(conc_lat) / elapsed
-            results["concurrent_p50_ms"], results["concurrent_p95_ms"] = pct(conc_lat, 50), pct(conc_lat, 95)
+            results["concurrent_p50_ms"], results["concurrent_p95_ms"] = (
+                pct(conc_lat, 50),
+                pct(conc_lat, 95),
+            )
             results["concurrent_failures"] = failures
             results["rss_after_load_mb"] = server.rss_mb()
 
             archive_agent = create("archive")
-            ins = [timed(lambda i=i: client.post(f"/v1/agents/{archive_agent}/archival-memory",
-                                                 json={"text": f"passage {i} about topic {i % 37}"}).raise_for_status())
-                   for i in range(1000)]
+            ins = [
+                timed(
+                    lambda i=i: client.post(
+                        f"/v1/agents/{archive_agent}/archival-memory",
+                        json={"text": f"passage {i} about topic {i % 37}"},
+                    ).raise_for_status()
+                )
+                for i in range(1000)
+            ]
             results["archival_insert_p50_ms"] = pct(ins, 50)
-            search = [timed(lambda i=i: client.get(f"/v1/agents/{archive_agent}/archival-memory/search",
-                                                   params={"query": f"topic {i % 37}"}).raise_for_status())
-                      for i in range(n)]
-            results["archival_search_p50_ms"], results["archival_search_p95_ms"] = pct(search, 50), pct(search, 95)
+            search = [
+                timed(
+                    lambda i=i: client.get(
+                        f"/v1/agents/{archive_agent}/archival-memory/search",
+                        params={"query": f"topic {i % 37}"},
+                    ).raise_for_status()
+                )
+                for i in range(n)
+            ]
+            results["archival_search_p50_ms"], results["archival_search_p95_ms"] = (
+                pct(search, 50),
+                pct(search, 95),
+            )
 
-            ctx = [timed(lambda: client.get(f"/v1/agents/{agent}/context").raise_for_status()) for _ in range(n)]
+            ctx = [
+                timed(lambda: client.get(f"/v1/agents/{agent}/context").raise_for_status())
+                for _ in range(n)
+            ]
             results["context_p50_ms"] = pct(ctx, 50)
 
             results.update(history_growth(server, client, send, create, quick=args.quick))
@@ -211,7 +269,9 @@ def main() -> None:
     report(results, Path(args.out))
 
 
-def history_growth(server: Server, client: httpx.Client, send, create, *, quick: bool) -> dict[str, float]:
+def history_growth(
+    server: Server, client: httpx.Client, send, create, *, quick: bool
+) -> dict[str, float]:
     """Step cost with 10 vs 100,000 stored messages (recall grows, the window does not)."""
     out: dict[str, float] = {}
     samples = 20 if quick else 60

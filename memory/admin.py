@@ -32,8 +32,22 @@ class BlockAdmin(admin.ModelAdmin):
     list_filter = ["label", "read_only", "is_template"]
     search_fields = ["label", "value", "description", "id"]
     readonly_fields = ["id", "version", "created_at", "updated_at"]
-    fields = ["id", "label", "value", "limit", "description", "read_only", "metadata", "tags", "owner",
-              "organization", "is_template", "version", "created_at", "updated_at"]
+    fields = [
+        "id",
+        "label",
+        "value",
+        "limit",
+        "description",
+        "read_only",
+        "metadata",
+        "tags",
+        "owner",
+        "organization",
+        "is_template",
+        "version",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [BlockHistoryInline]
 
     @admin.display(description="chars")
@@ -45,14 +59,24 @@ class BlockAdmin(admin.ModelAdmin):
         # written, and agents showing the block recompile and redraw.
         if not change:
             created = block_new(
-                user=request.user, owner=obj.owner, label=obj.label, value=obj.value, limit=obj.limit,
-                description=obj.description, read_only=obj.read_only, metadata=obj.metadata, tags=obj.tags,
+                user=request.user,
+                owner=obj.owner,
+                label=obj.label,
+                value=obj.value,
+                limit=obj.limit,
+                description=obj.description,
+                read_only=obj.read_only,
+                metadata=obj.metadata,
+                tags=obj.tags,
             )
             obj.pk = created.pk
             obj.__dict__.update(created.__dict__)
             return
-        changes = {name: form.cleaned_data[name] for name in form.changed_data
-                   if name in {"label", "value", "limit", "description", "read_only", "metadata", "tags"}}
+        changes = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data
+            if name in {"label", "value", "limit", "description", "read_only", "metadata", "tags"}
+        }
         if changes:
             block_edit(user=request.user, block=obj, reason="admin edit", **changes)
         other = [n for n in form.changed_data if n in {"owner", "organization", "is_template"}]
@@ -76,7 +100,14 @@ class ArchiveAdmin(admin.ModelAdmin):
 
 @admin.register(Passage)
 class PassageAdmin(admin.ModelAdmin):
-    list_display = ["short_text", "archive", "tags", "embedding_model", "embedding_dim", "created_at"]
+    list_display = [
+        "short_text",
+        "archive",
+        "tags",
+        "embedding_model",
+        "embedding_dim",
+        "created_at",
+    ]
     list_filter = ["embedding_model", "embedding_dim"]
     search_fields = ["text", "id"]
     readonly_fields = ["id", "embedding_dim", "embedding_model", "updated_at"]
@@ -115,8 +146,16 @@ class StepInline(admin.TabularInline):
     model = Step
     extra = 0
     can_delete = False
-    fields = ["id", "status", "model", "prompt_tokens", "completion_tokens", "stop_reason", "llm_ns",
-              "created_at"]
+    fields = [
+        "id",
+        "status",
+        "model",
+        "prompt_tokens",
+        "completion_tokens",
+        "stop_reason",
+        "llm_ns",
+        "created_at",
+    ]
     readonly_fields = fields
     show_change_link = True
 
@@ -126,8 +165,16 @@ class StepInline(admin.TabularInline):
 
 @admin.register(Run)
 class RunAdmin(ReadOnlyAdmin):
-    list_display = ["id", "agent", "status", "stop_reason", "step_count", "prompt_tokens",
-                    "completion_tokens", "created_at"]
+    list_display = [
+        "id",
+        "agent",
+        "status",
+        "stop_reason",
+        "step_count",
+        "prompt_tokens",
+        "completion_tokens",
+        "created_at",
+    ]
     list_filter = ["status", "stop_reason", "background"]
     search_fields = ["id", "agent__id", "agent__name"]
     inlines = [StepInline]
@@ -135,7 +182,16 @@ class RunAdmin(ReadOnlyAdmin):
 
 @admin.register(Step)
 class StepAdmin(ReadOnlyAdmin):
-    list_display = ["id", "run", "agent", "status", "model", "prompt_tokens", "completion_tokens",
-                    "stop_reason", "created_at"]
+    list_display = [
+        "id",
+        "run",
+        "agent",
+        "status",
+        "model",
+        "prompt_tokens",
+        "completion_tokens",
+        "stop_reason",
+        "created_at",
+    ]
     list_filter = ["status", "provider", "stop_reason", "error_type"]
     search_fields = ["id", "run__id", "agent__id"]

@@ -19,12 +19,17 @@ class Block(models.Model):
     """A core-memory block. Standalone so one block can be shared by many agents."""
 
     id = models.CharField(primary_key=True, max_length=64, default=ids.block_id, editable=False)
-    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE,
-                                     related_name="blocks")
-    owner = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="blocks")
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="blocks"
+    )
+    owner = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="blocks"
+    )
     label = models.CharField(max_length=100)
     value = models.TextField(blank=True)
-    limit = models.PositiveIntegerField(default=20_000, help_text="Character limit shown to the agent.")
+    limit = models.PositiveIntegerField(
+        default=20_000, help_text="Character limit shown to the agent."
+    )
     description = models.TextField(blank=True)
     read_only = models.BooleanField(default=False)
     metadata = models.JSONField(default=dict, blank=True)
@@ -59,12 +64,17 @@ class AgentBlock(models.Model):
         ordering = ["position", "id"]
         verbose_name = "attached block"
 
+    def __str__(self) -> str:
+        return f"{self.label} ({self.block_id}) of {self.agent_id}"
+
 
 class BlockHistory(models.Model):
     """A snapshot of a block after each change: who changed it, and to what.
     Undo restores the previous snapshot."""
 
-    id = models.CharField(primary_key=True, max_length=64, default=ids.block_history_id, editable=False)
+    id = models.CharField(
+        primary_key=True, max_length=64, default=ids.block_history_id, editable=False
+    )
     block = models.ForeignKey(Block, on_delete=models.CASCADE, related_name="history")
     sequence = models.PositiveIntegerField()
     label = models.CharField(max_length=100)
@@ -74,13 +84,20 @@ class BlockHistory(models.Model):
     read_only = models.BooleanField(default=False)
     actor_type = models.CharField(max_length=10, choices=ACTOR_TYPES)
     actor_id = models.CharField(max_length=64, blank=True)
-    reason = models.CharField(max_length=200, blank=True, help_text="e.g. the tool that made the edit")
+    reason = models.CharField(
+        max_length=200, blank=True, help_text="e.g. the tool that made the edit"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["block", "sequence"], name="block_history_seq_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["block", "sequence"], name="block_history_seq_unique")
+        ]
         ordering = ["block", "sequence"]
         verbose_name_plural = "block history"
+
+    def __str__(self) -> str:
+        return f"{self.label} #{self.sequence} ({self.actor_type})"
 
 
 class Archive(models.Model):
@@ -88,9 +105,12 @@ class Archive(models.Model):
     archives can be shared between agents."""
 
     id = models.CharField(primary_key=True, max_length=64, default=ids.archive_id, editable=False)
-    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE,
-                                     related_name="archives")
-    owner = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="archives")
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="archives"
+    )
+    owner = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="archives"
+    )
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     embedding = models.CharField(max_length=200, blank=True)
@@ -109,8 +129,9 @@ class Passage(models.Model):
 
     id = models.CharField(primary_key=True, max_length=64, default=ids.passage_id, editable=False)
     archive = models.ForeignKey(Archive, on_delete=models.CASCADE, related_name="passages")
-    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE,
-                                     related_name="+")
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     text = models.TextField()
     tags = ArrayField(models.CharField(max_length=100), default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
@@ -118,12 +139,15 @@ class Passage(models.Model):
     embedding_dim = models.PositiveIntegerField(null=True, blank=True)
     embedding_model = models.CharField(max_length=200, blank=True)
     search_vector = SearchVectorField(null=True, editable=False)
-    # Insertion order inside an archive: memory/search.py indexes each passage
+    # Insertion order inside an archive: memory/store/search.py indexes each passage
     # together with its neighbours in this order (the biggest retrieval lever).
     sequence_id = models.BigIntegerField(
         editable=False,
-        db_default=Func(Value("memory_passage_sequence_id_seq"), function="nextval",
-                        output_field=models.BigIntegerField()),
+        db_default=Func(
+            Value("memory_passage_sequence_id_seq"),
+            function="nextval",
+            output_field=models.BigIntegerField(),
+        ),
     )
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -141,7 +165,12 @@ class Passage(models.Model):
         return self.text[:80]
 
 
-MESSAGE_ROLES = [("system", "system"), ("user", "user"), ("assistant", "assistant"), ("tool", "tool")]
+MESSAGE_ROLES = [
+    ("system", "system"),
+    ("user", "user"),
+    ("assistant", "assistant"),
+    ("tool", "tool"),
+]
 
 
 class Message(models.Model):
@@ -152,25 +181,35 @@ class Message(models.Model):
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="messages")
     # Monotonic, gap-tolerant order across the whole table, assigned by Postgres.
     sequence_id = models.BigIntegerField(
-        unique=True, editable=False,
-        db_default=Func(Value("memory_message_sequence_id_seq"), function="nextval",
-                        output_field=models.BigIntegerField()),
+        unique=True,
+        editable=False,
+        db_default=Func(
+            Value("memory_message_sequence_id_seq"),
+            function="nextval",
+            output_field=models.BigIntegerField(),
+        ),
     )
     role = models.CharField(max_length=12, choices=MESSAGE_ROLES)
-    kind = models.CharField(max_length=30, help_text="user_message, heartbeat, summary, ... (engine MessageKind)")
+    kind = models.CharField(
+        max_length=30, help_text="user_message, heartbeat, summary, ... (engine MessageKind)"
+    )
     # Typed parts: text, reasoning (+ provider signature), tool_call, tool_return.
     content = models.JSONField(default=list)
     name = models.CharField(max_length=200, blank=True)
     tool_call_id = models.CharField(max_length=200, blank=True, db_index=True)
     model = models.CharField(max_length=200, blank=True)
-    run = models.ForeignKey("Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
-    step = models.ForeignKey("Step", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    run = models.ForeignKey(
+        "Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    step = models.ForeignKey(
+        "Step", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
     otid = models.CharField(max_length=200, blank=True)
     is_err = models.BooleanField(default=False)
     token_count = models.PositiveIntegerField(null=True, blank=True)
     meta = models.JSONField(default=dict, blank=True)
     search_vector = SearchVectorField(null=True, editable=False)
-    # For conversation_search's dense half (memory/search.py), at its real size.
+    # For conversation_search's dense half (memory/store/search.py), at its real size.
     embedding = VectorField(null=True, blank=True, editable=False)
     embedding_dim = models.PositiveIntegerField(null=True, blank=True, editable=False)
     embedding_model = models.CharField(max_length=200, blank=True, editable=False, db_default="")
@@ -188,8 +227,11 @@ class Message(models.Model):
 
 
 RUN_STATUSES = [
-    ("created", "created"), ("running", "running"), ("completed", "completed"),
-    ("failed", "failed"), ("cancelled", "cancelled"),
+    ("created", "created"),
+    ("running", "running"),
+    ("completed", "completed"),
+    ("failed", "failed"),
+    ("cancelled", "cancelled"),
 ]
 
 
@@ -211,12 +253,17 @@ class Run(models.Model):
     ttft_ns = models.BigIntegerField(null=True, blank=True)
     total_duration_ns = models.BigIntegerField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
-    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status})"
 
     @property
     def total_tokens(self) -> int:
@@ -255,6 +302,9 @@ class Step(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status})"
 
     @property
     def total_tokens(self) -> int:

@@ -31,13 +31,6 @@ def block_get_for_user(*, user: User, block_id: str) -> m.Block | None:
     return blocks_visible_to(user=user).filter(id=block_id).first()
 
 
-def agent_blocks(*, agent: Agent) -> QuerySet[m.Block]:
-    """The agent's core memory in prompt order, each block's label as attached."""
-    return m.Block.objects.filter(agent_links__agent=agent).order_by(
-        "agent_links__position", "agent_links__id"
-    )
-
-
 def agent_block_by_label(*, agent: Agent, label: str) -> m.Block | None:
     link = m.AgentBlock.objects.select_related("block").filter(agent=agent, label=label).first()
     return link.block if link else None

@@ -1,7 +1,7 @@
 """The engine's vocabulary: plain dataclasses shared by the loop, the context
 compiler, the tools and the provider adapters.
 
-Nothing here imports Django. `memory/engine/store.py` is the one place that
+Nothing here imports Django. `memory/store/rows.py` is the one place that
 translates between these types and ORM rows.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -58,7 +58,7 @@ class ToolReturnPart:
     type: Literal["tool_return"] = "tool_return"
 
 
-Part = Union[TextPart, ReasoningPart, ToolCallPart, ToolReturnPart]
+Part = TextPart | ReasoningPart | ToolCallPart | ToolReturnPart
 
 
 class MessageKind(str, enum.Enum):
@@ -279,7 +279,7 @@ class FinishEvent:
     reason: str  # "stop" | "tool_calls" | "length" | provider-specific
 
 
-StreamEvent = Union[TextDelta, ReasoningDelta, ToolCallDelta, UsageEvent, FinishEvent]
+StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | UsageEvent | FinishEvent
 
 
 @dataclass

@@ -66,4 +66,6 @@ def charlie(db):
     from agents.models import Organization, User
 
     other = Organization.objects.create(name="Elsewhere")
-    return User.objects.create_user(username="charlie", password="charlie-pass-123", organization=other)
+    return User.objects.create_user(
+        username="charlie", password="charlie-pass-123", organization=other
+    )

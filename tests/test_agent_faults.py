@@ -19,8 +19,13 @@ from tests.fakes.llm_server import context_overflow, disconnect, error, reply, t
 
 def make_agent(owner, **kw):
     kw.setdefault("agent_type", "letta_v1_agent")
-    return agent_create(owner=owner, name="Sam", model="openai/gpt-4o-mini",
-                        memory_blocks=[{"label": "human", "value": "Name: Alice", "limit": 2000}], **kw)
+    return agent_create(
+        owner=owner,
+        name="Sam",
+        model="openai/gpt-4o-mini",
+        memory_blocks=[{"label": "human", "value": "Name: Alice", "limit": 2000}],
+        **kw,
+    )
 
 
 def window(agent):
@@ -87,10 +92,16 @@ def test_an_orphaned_tool_call_is_repaired_before_the_next_request(alice, fake_l
     result = message_send(agent=agent, texts=["again"], user=alice, config=fast_config())
     assert result.stop_reason == StopReason.END_TURN
     sent = fake_llm.last_chat().json["messages"]
-    calls = [c["id"] for msg in sent if msg["role"] == "assistant" for c in msg.get("tool_calls") or []]
+    calls = [
+        c["id"] for msg in sent if msg["role"] == "assistant" for c in msg.get("tool_calls") or []
+    ]
     answered = [msg["tool_call_id"] for msg in sent if msg["role"] == "tool"]
     assert calls and set(calls) <= set(answered)
-    assert any("interrupted" in json.loads(msg["content"])["message"] for msg in sent if msg["role"] == "tool")
+    assert any(
+        "interrupted" in json.loads(msg["content"])["message"]
+        for msg in sent
+        if msg["role"] == "tool"
+    )
 
 
 def test_a_run_left_running_by_a_crash_is_marked_failed(alice, fake_llm):
@@ -106,7 +117,9 @@ def test_context_overflow_from_the_provider_compacts_and_retries(alice, fake_llm
     agent = make_agent(alice)
     for i in range(6):
         fake_llm.script(reply(f"answer {i} " + "words " * 40))
-        message_send(agent=agent, texts=[f"question {i} " + "filler " * 40], user=alice, config=fast_config())
+        message_send(
+            agent=agent, texts=[f"question {i} " + "filler " * 40], user=alice, config=fast_config()
+        )
     stored_before = m.Message.objects.filter(agent=agent).count()
     fake_llm.script(context_overflow(), reply("SUMMARY: Alice asked six questions."), reply("done"))
     result = message_send(agent=agent, texts=["one more"], user=alice, config=fast_config())
@@ -124,10 +137,17 @@ def test_a_full_window_is_summarized_automatically_after_a_pressure_warning(alic
     agent = make_agent(alice, context_window_limit=2600)
     saw_warning = False
     for i in range(12):
-        fake_llm.script(reply(f"answer {i} " + "words " * 30), reply("SUMMARY: we chatted."),
-                        reply(f"answer {i} again"))
-        message_send(agent=agent, texts=[f"question {i} " + "filler " * 30], user=alice, config=fast_config())
-        saw_warning = saw_warning or m.Message.objects.filter(agent=agent, kind="system_alert").exists()
+        fake_llm.script(
+            reply(f"answer {i} " + "words " * 30),
+            reply("SUMMARY: we chatted."),
+            reply(f"answer {i} again"),
+        )
+        message_send(
+            agent=agent, texts=[f"question {i} " + "filler " * 30], user=alice, config=fast_config()
+        )
+        saw_warning = (
+            saw_warning or m.Message.objects.filter(agent=agent, kind="system_alert").exists()
+        )
         if m.Message.objects.filter(agent=agent, kind="summary").exists():
             break
     assert saw_warning
@@ -137,36 +157,57 @@ def test_a_full_window_is_summarized_automatically_after_a_pressure_warning(alic
 
 
 def test_a_system_prompt_bigger_than_the_window_gives_a_clear_error(alice, fake_llm):
-    agent = agent_create(owner=alice, name="Big", model="openai/gpt-4o-mini", context_window_limit=300,
-                         memory_blocks=[{"label": "human", "value": "fact " * 200, "limit": 5000}])
+    agent = agent_create(
+        owner=alice,
+        name="Big",
+        model="openai/gpt-4o-mini",
+        context_window_limit=300,
+        memory_blocks=[{"label": "human", "value": "fact " * 200, "limit": 5000}],
+    )
     result = message_send(agent=agent, texts=["hi"], user=alice, config=fast_config())
     assert result.stop_reason == StopReason.CONTEXT_WINDOW_OVERFLOW_IN_SYSTEM_PROMPT
     assert "context window" in result.error and not fake_llm.chat_requests()
 
 
 def test_a_tool_that_requires_approval_waits_for_a_human(alice, fake_llm):
-    agent = make_agent(alice, tool_rules=[{"type": "requires_approval", "tool_name": "archival_memory_insert"}])
-    fake_llm.script(tool_call("archival_memory_insert", {"content": "secret plan"}, id="call_approve_1"))
+    agent = make_agent(
+        alice, tool_rules=[{"type": "requires_approval", "tool_name": "archival_memory_insert"}]
+    )
+    fake_llm.script(
+        tool_call("archival_memory_insert", {"content": "secret plan"}, id="call_approve_1")
+    )
     result = message_send(agent=agent, texts=["save this"], user=alice, config=fast_config())
     assert result.stop_reason == StopReason.REQUIRES_APPROVAL
     assert not m.Passage.objects.filter(archive__agents=agent).exists()
     with pytest.raises(Conflict, match="waiting for approval"):
         message_send(agent=agent, texts=["hello?"], user=alice, config=fast_config())
     fake_llm.script(reply("Saved."))
-    done = message_send(agent=agent, texts=[], user=alice, config=fast_config(),
-                        approvals=[ApprovalDecision(tool_call_id="call_approve_1", approve=True)])
+    done = message_send(
+        agent=agent,
+        texts=[],
+        user=alice,
+        config=fast_config(),
+        approvals=[ApprovalDecision(tool_call_id="call_approve_1", approve=True)],
+    )
     assert done.stop_reason == StopReason.END_TURN
     assert m.Passage.objects.get(archive__agents=agent).text == "secret plan"
 
 
 def test_a_denied_tool_call_tells_the_model_why(alice, fake_llm):
-    agent = make_agent(alice, tool_rules=[{"type": "requires_approval", "tool_name": "archival_memory_insert"}])
+    agent = make_agent(
+        alice, tool_rules=[{"type": "requires_approval", "tool_name": "archival_memory_insert"}]
+    )
     fake_llm.script(tool_call("archival_memory_insert", {"content": "x"}, id="call_deny_1"))
     message_send(agent=agent, texts=["save this"], user=alice, config=fast_config())
     fake_llm.script(reply("OK, I won't."))
-    done = message_send(agent=agent, texts=[], user=alice, config=fast_config(),
-                        approvals=[ApprovalDecision(tool_call_id="call_deny_1", approve=False, reason="no")])
-    (name, status, text), = tool_results(done)
+    done = message_send(
+        agent=agent,
+        texts=[],
+        user=alice,
+        config=fast_config(),
+        approvals=[ApprovalDecision(tool_call_id="call_deny_1", approve=False, reason="no")],
+    )
+    ((name, status, text),) = tool_results(done)
     assert status == "error" and "denied" in text and "no" in text
 
 
@@ -186,12 +227,16 @@ def read_env(name: str) -> str:
     """
     return os.environ.get(name, "<unset>") + "|" + os.environ.get("GREETING", "")
 '''
-    tool = Tool.objects.create(name="read_env", organization=alice.organization, source_code=source,
-                               json_schema=schema_from_source(source))
+    tool = Tool.objects.create(
+        name="read_env",
+        organization=alice.organization,
+        source_code=source,
+        json_schema=schema_from_source(source),
+    )
     agent = make_agent(alice, tools=["read_env"], tool_env={"GREETING": "hello"})
     fake_llm.script(tool_call("read_env", {"name": "ADE_TEST_SECRET"}), reply("done"))
     result = message_send(agent=agent, texts=["go"], user=alice, config=fast_config())
-    (_, status, text), = tool_results(result)
+    ((_, status, text),) = tool_results(result)
     assert status == "success" and text == "<unset>|hello" and tool.pk
 
 
@@ -251,7 +296,9 @@ def test_a_run_cancelled_mid_turn_stops_before_the_next_step(alice, fake_llm):
         if isinstance(event, StepEvent):
             run_cancel(run=m.Run.objects.get(pk=run.pk))
 
-    result = message_send(agent=agent, texts=["hi"], user=alice, config=fast_config(), emit=on_event, run=run)
+    result = message_send(
+        agent=agent, texts=["hi"], user=alice, config=fast_config(), emit=on_event, run=run
+    )
     assert result.stop_reason == StopReason.CANCELLED and len(fake_llm.chat_requests()) == 1
     assert m.Run.objects.get(pk=run.pk).status == "cancelled"
 
@@ -262,7 +309,9 @@ def test_tokens_stream_as_deltas_with_the_final_message_id(alice, fake_llm):
     agent = make_agent(alice)
     fake_llm.script(reply("A fairly long answer that arrives in several pieces."))
     events = []
-    result = message_send(agent=agent, texts=["hi"], user=alice, config=fast_config(), emit=events.append)
+    result = message_send(
+        agent=agent, texts=["hi"], user=alice, config=fast_config(), emit=events.append
+    )
     deltas = [e for e in events if isinstance(e, DeltaEvent)]
     final = result.messages[-1]
     assert len(deltas) > 1 and {d.message_id for d in deltas} == {final.id}
@@ -271,10 +320,13 @@ def test_tokens_stream_as_deltas_with_the_final_message_id(alice, fake_llm):
 
 
 def test_tool_rules_force_the_first_tool_and_gate_the_exit(alice, fake_llm):
-    agent = make_agent(alice, tool_rules=[
-        {"type": "run_first", "tool_name": "conversation_search"},
-        {"type": "required_before_exit", "tool_name": "archival_memory_search"},
-    ])
+    agent = make_agent(
+        alice,
+        tool_rules=[
+            {"type": "run_first", "tool_name": "conversation_search"},
+            {"type": "required_before_exit", "tool_name": "archival_memory_search"},
+        ],
+    )
     fake_llm.script(
         tool_call("conversation_search", {"query": "hello"}),
         reply("I want to stop now"),
@@ -289,8 +341,13 @@ def test_tool_rules_force_the_first_tool_and_gate_the_exit(alice, fake_llm):
 
 
 def test_react_agents_render_no_memory_and_answer_in_text(alice, fake_llm):
-    agent = agent_create(owner=alice, name="React", agent_type="react_agent", model="openai/gpt-4o-mini",
-                         memory_blocks=[{"label": "human", "value": "SECRET-FACT"}])
+    agent = agent_create(
+        owner=alice,
+        name="React",
+        agent_type="react_agent",
+        model="openai/gpt-4o-mini",
+        memory_blocks=[{"label": "human", "value": "SECRET-FACT"}],
+    )
     assert agent.tools.count() == 0
     fake_llm.script(reply("hello"))
     result = message_send(agent=agent, texts=["hi"], user=alice, config=fast_config())
@@ -303,8 +360,12 @@ def test_context_windows_come_from_the_provider_or_the_model_table(alice, fake_l
     hosted = agent_create(owner=alice, name="Hosted", model="openai/gpt-4o-mini")
     assert hosted.llm_config["context_window"] == 128_000
     local = agent_create(owner=alice, name="Local", model="vllm/fake-chat")
-    assert local.llm_config["context_window"] == fake_llm.model("fake-chat").context_length == 32_768
-    capped = agent_create(owner=alice, name="Capped", model="openai/gpt-4o-mini", context_window_limit=16_000)
+    assert (
+        local.llm_config["context_window"] == fake_llm.model("fake-chat").context_length == 32_768
+    )
+    capped = agent_create(
+        owner=alice, name="Capped", model="openai/gpt-4o-mini", context_window_limit=16_000
+    )
     from memory.store.rows import load_agent
 
     assert load_agent(capped.id).context_window == 16_000
@@ -319,8 +380,9 @@ def test_anthropic_token_counts_calibrate_the_pressure_estimate(alice, fake_llm)
     agent = agent_create(owner=alice, name="Claude", model="anthropic/claude-sonnet-4-5")
     state = load_agent(agent.id)
     provider = AnthropicProvider(base_url=fake_llm.url, api_key="k")
-    loop = AgentLoop(agent=state, store=store_for(agent), provider=provider, run_id="run-x",
-                     config=fast_config())
+    loop = AgentLoop(
+        agent=state, store=store_for(agent), provider=provider, run_id="run-x", config=fast_config()
+    )
     loop._calibrate(loop._build_request(False))
     assert any(r.path.endswith("/count_tokens") for r in fake_llm.requests)
     assert 0.5 <= loop.token_scale <= 2.0
@@ -342,13 +404,25 @@ def test_a_person_editing_a_shared_block_mid_turn_is_not_overwritten(fake_llm):
     def person_edits_during_the_llm_call(event):
         if isinstance(event, DeltaEvent) and not edited:
             edited.append(True)
-            t = threading.Thread(target=lambda: block_update(
-                block=m.Block.objects.get(pk=block.pk), actor_type="user", value="Name: Alice\nLikes: jazz"))
+            t = threading.Thread(
+                target=lambda: block_update(
+                    block=m.Block.objects.get(pk=block.pk),
+                    actor_type="user",
+                    value="Name: Alice\nLikes: jazz",
+                )
+            )
             t.start()
             t.join()
 
-    fake_llm.script(tool_call("memory_insert", {"label": "human", "new_string": "Works at: Acme"}), reply("ok"))
-    message_send(agent=agent, texts=["I work at Acme"], user=owner, config=fast_config(),
-                 emit=person_edits_during_the_llm_call)
+    fake_llm.script(
+        tool_call("memory_insert", {"label": "human", "new_string": "Works at: Acme"}), reply("ok")
+    )
+    message_send(
+        agent=agent,
+        texts=["I work at Acme"],
+        user=owner,
+        config=fast_config(),
+        emit=person_edits_during_the_llm_call,
+    )
     value = m.Block.objects.get(pk=block.pk).value
     assert "Likes: jazz" in value and "Works at: Acme" in value

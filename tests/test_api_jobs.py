@@ -16,13 +16,20 @@ from tests.api_helpers import *  # noqa: F403 - fixtures
 def work(alice):
     """A processed file, a file still queued, and a re-embedding job of an agent."""
     folder = source_create(owner=alice, name="handbook")
-    _, processed = file_upload(source=folder, file_name="leave.md", data=b"# Leave\n25 days a year.")
+    _, processed = file_upload(
+        source=folder, file_name="leave.md", data=b"# Leave\n25 days a year."
+    )
     run_pending()
     _, queued = file_upload(source=folder, file_name="travel.txt", data=b"Book trains, not planes.")
     agent = agent_create(owner=alice, name="clerk", model="", include_base_tools=False)
     reembedding = reembed_start(agent=agent, embedding="openai/text-embedding-3-small")
-    return {"folder": folder, "agent": agent, "processed": processed, "queued": queued,
-            "reembed": reembedding}
+    return {
+        "folder": folder,
+        "agent": agent,
+        "processed": processed,
+        "queued": queued,
+        "reembed": reembedding,
+    }
 
 
 def ids(response):
@@ -31,7 +38,11 @@ def ids(response):
 
 
 def test_alice_lists_her_jobs_newest_first_with_their_progress(as_alice, work):
-    assert ids(as_alice.get("/v1/jobs/")) == [work["reembed"].id, work["queued"].id, work["processed"].id]
+    assert ids(as_alice.get("/v1/jobs/")) == [
+        work["reembed"].id,
+        work["queued"].id,
+        work["processed"].id,
+    ]
     assert ids(as_alice.get("/v1/jobs/", order="asc"))[0] == work["processed"].id
     done = as_alice.get(f"/v1/jobs/{work['processed'].id}").json()
     assert done["kind"] == "file_process" and done["status"] == "completed"
@@ -44,8 +55,14 @@ def test_alice_lists_her_jobs_newest_first_with_their_progress(as_alice, work):
 
 def test_jobs_filter_by_folder_agent_kind_and_activity(as_alice, work):
     folder = work["folder"].id
-    assert ids(as_alice.get("/v1/jobs/", folder_id=folder)) == [work["queued"].id, work["processed"].id]
-    assert ids(as_alice.get("/v1/jobs/", source_id=folder)) == [work["queued"].id, work["processed"].id]
+    assert ids(as_alice.get("/v1/jobs/", folder_id=folder)) == [
+        work["queued"].id,
+        work["processed"].id,
+    ]
+    assert ids(as_alice.get("/v1/jobs/", source_id=folder)) == [
+        work["queued"].id,
+        work["processed"].id,
+    ]
     assert ids(as_alice.get("/v1/jobs/", agent_id=work["agent"].id)) == [work["reembed"].id]
     assert ids(as_alice.get("/v1/jobs/", kind="reembed")) == [work["reembed"].id]
     assert ids(as_alice.get("/v1/jobs/active")) == [work["reembed"].id, work["queued"].id]

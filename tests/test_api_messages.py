@@ -188,7 +188,8 @@ def test_concurrent_workers_claim_a_run_exactly_once(as_alice, fake_llm):
     # Three agents: runs of one agent are claimed one at a time (tests/test_run_claims.py).
     agents = [create_agent(as_alice) for _ in range(3)]
     runs = [
-        as_alice.post(f"/v1/agents/{agent['id']}/messages/async", HI).json()["id"] for agent in agents
+        as_alice.post(f"/v1/agents/{agent['id']}/messages/async", HI).json()["id"]
+        for agent in agents
     ]
     claimed: list[str] = []
     barrier = threading.Barrier(6)

@@ -10,7 +10,9 @@ from memory.store.blocks import block_attach, block_create, block_detach, block_
 
 @pytest.fixture
 def agent(alice):
-    return Agent.objects.create(name="helper", owner=alice, organization=alice.organization, system="hi")
+    return Agent.objects.create(
+        name="helper", owner=alice, organization=alice.organization, system="hi"
+    )
 
 
 def test_an_agent_cannot_have_two_blocks_with_the_same_label(agent, alice):
@@ -61,9 +63,14 @@ def test_the_display_policy_keeps_over_limit_values(alice):
 
 def test_every_change_writes_a_history_row_naming_who_made_it(alice):
     block = block_create(label="human", value="v1", owner=alice)
-    block_update(block=block, actor_type="agent", actor_id="agent-x", reason="memory_replace", value="v2")
+    block_update(
+        block=block, actor_type="agent", actor_id="agent-x", reason="memory_replace", value="v2"
+    )
     rows = list(BlockHistory.objects.filter(block=block).order_by("sequence"))
-    assert [(r.sequence, r.value, r.actor_type) for r in rows] == [(1, "v1", "user"), (2, "v2", "agent")]
+    assert [(r.sequence, r.value, r.actor_type) for r in rows] == [
+        (1, "v1", "user"),
+        (2, "v2", "agent"),
+    ]
     assert rows[1].actor_id == "agent-x" and rows[1].reason == "memory_replace"
 
 

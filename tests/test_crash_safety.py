@@ -69,23 +69,45 @@ def test_agents_survive_being_killed_mid_step(fake_llm):
     from memory.services.turns import message_send
 
     owner = User.objects.create_user(username="crash", password="crash-pass-123")
-    agent = agent_create(owner=owner, name="Survivor", model="openai/gpt-4o-mini",
-                         memory_blocks=[{"label": "human", "value": "facts:", "limit": 100_000}])
+    agent = agent_create(
+        owner=owner,
+        name="Survivor",
+        model="openai/gpt-4o-mini",
+        memory_blocks=[{"label": "human", "value": "facts:", "limit": 100_000}],
+    )
     rng = random.Random(7)
     # Every turn: a memory edit after a short wait (so kills land in the LLM
     # call, the tool run or the commit), then a reply.
     fake_llm.default_turn = delay(0.02, then=reply("ok"))
-    env = {**os.environ, "DATABASE_URL": _db_url(), "OPENAI_BASE_URL": fake_llm.url + "/v1",
-           "OPENAI_API_KEY": "k", "PYTHONUNBUFFERED": "1", "ADE_LOG_LEVEL": "ERROR"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _db_url(),
+        "OPENAI_BASE_URL": fake_llm.url + "/v1",
+        "OPENAI_API_KEY": "k",
+        "PYTHONUNBUFFERED": "1",
+        "ADE_LOG_LEVEL": "ERROR",
+    }
     accepted: set[int] = set()
     next_index = 0
     for kill in range(KILLS):
         for _ in range(10):
-            fake_llm.script(delay(0.03, then=tool_call("memory_insert", {"label": "human",
-                                                                         "new_string": f"fact {kill}"})),
-                            delay(0.02, then=reply("ok")))
-        proc = subprocess.Popen([sys.executable, "-c", RUNNER, agent.id, str(next_index)], cwd=ROOT, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            fake_llm.script(
+                delay(
+                    0.03,
+                    then=tool_call(
+                        "memory_insert", {"label": "human", "new_string": f"fact {kill}"}
+                    ),
+                ),
+                delay(0.02, then=reply("ok")),
+            )
+        proc = subprocess.Popen(
+            [sys.executable, "-c", RUNNER, agent.id, str(next_index)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         lines: list[str] = []
         started = threading.Event()
 
@@ -119,7 +141,8 @@ def test_agents_survive_being_killed_mid_step(fake_llm):
     stored = {
         int(json.loads(p["text"])["message"].split()[1])
         for row in m.Message.objects.filter(agent=agent, kind="user_message")
-        for p in row.content if p.get("type") == "text"
+        for p in row.content
+        if p.get("type") == "text"
     }
     assert accepted <= stored, f"lost accepted messages: {sorted(accepted - stored)[:10]}"
 
@@ -129,7 +152,9 @@ def test_agents_survive_being_killed_mid_step(fake_llm):
     result = message_send(agent=agent, texts=["are you ok?"])
     assert result.stop_reason.value == "end_turn"
     sent = fake_llm.last_chat().json["messages"]
-    calls = {c["id"] for msg in sent if msg["role"] == "assistant" for c in msg.get("tool_calls") or []}
+    calls = {
+        c["id"] for msg in sent if msg["role"] == "assistant" for c in msg.get("tool_calls") or []
+    }
     answered = {msg["tool_call_id"] for msg in sent if msg["role"] == "tool"}
     assert calls <= answered
     # No run is left "running", and killed ones are marked failed.

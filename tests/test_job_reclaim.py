@@ -33,7 +33,9 @@ from tests.fakes.llm_server import delay
 
 ROOT = Path(__file__).resolve().parent.parent
 EMBEDDING = "openai/text-embedding-3-small"
-LONG_TEXT = "\n\n".join(f"Paragraph {i}: " + " ".join(f"w{i}x{j}" for j in range(30)) for i in range(130))
+LONG_TEXT = "\n\n".join(
+    f"Paragraph {i}: " + " ".join(f"w{i}x{j}" for j in range(30)) for i in range(130)
+)
 
 
 def _worker_died(job: Job) -> None:
@@ -57,20 +59,37 @@ def _wait(condition, what: str, seconds: float = 90) -> None:
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_file_whose_worker_was_killed_is_taken_over_and_starts_over(alice, fake_llm, monkeypatch,
-                                                                      settings):
+def test_a_file_whose_worker_was_killed_is_taken_over_and_starts_over(
+    alice, fake_llm, monkeypatch, settings
+):
     monkeypatch.setenv("ADE_JOBS", "worker")  # only the worker process below runs jobs
     folder = source_create(owner=alice, name="big", embedding=EMBEDDING, chunk_size=50)
     # The first batch is embedded, the second hangs: the worker is killed inside it.
     fake_llm.script_for("embeddings", delay(0), delay(300))
     file, job = file_upload(source=folder, file_name="long.txt", data=LONG_TEXT.encode())
-    env = {**os.environ, "DATABASE_URL": _db_url(), "PYTHONUNBUFFERED": "1", "ADE_LOG_LEVEL": "ERROR",
-           "ADE_JOB_LEASE_SECONDS": "2", "ADE_WORKER_POLL_SECONDS": "0.2"}
-    worker = subprocess.Popen([sys.executable, "manage.py", "worker"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "DATABASE_URL": _db_url(),
+        "PYTHONUNBUFFERED": "1",
+        "ADE_LOG_LEVEL": "ERROR",
+        "ADE_JOB_LEASE_SECONDS": "2",
+        "ADE_WORKER_POLL_SECONDS": "0.2",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        _wait(lambda: SourceFile.objects.get(pk=file.pk).chunks_embedded >= 64
-              and sum(r.group == "embeddings" for r in fake_llm.requests) >= 2, "the first batch")
+        _wait(
+            lambda: (
+                SourceFile.objects.get(pk=file.pk).chunks_embedded >= 64
+                and sum(r.group == "embeddings" for r in fake_llm.requests) >= 2
+            ),
+            "the first batch",
+        )
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait()
@@ -124,9 +143,12 @@ def test_a_file_taken_over_starts_over_from_nothing(alice):
 
 
 def test_re_embedding_taken_over_resumes_where_it_stopped(alice, fake_llm):
-    agent = agent_create(owner=alice, name="archivist", model="", embedding="", include_base_tools=False)
-    backend = PostgresMemoryBackend(embed=lambda texts: [[1.0, 0.0, 0.0] for _ in texts],
-                                    embedding_model="test/old")
+    agent = agent_create(
+        owner=alice, name="archivist", model="", embedding="", include_base_tools=False
+    )
+    backend = PostgresMemoryBackend(
+        embed=lambda texts: [[1.0, 0.0, 0.0] for _ in texts], embedding_model="test/old"
+    )
     for i in range(6):
         backend.archival_insert(agent.id, f"fact {i}", [])
     job = reembed_start(agent=agent, embedding=EMBEDDING)
@@ -135,8 +157,9 @@ def test_re_embedding_taken_over_resumes_where_it_stopped(alice, fake_llm):
     first = list(m.Passage.objects.order_by("sequence_id")[:2])
     vectors = embedder_for(EMBEDDING)([p.text for p in first])
     for passage, vector in zip(first, vectors, strict=True):
-        m.Passage.objects.filter(pk=passage.pk).update(embedding=vector, embedding_dim=len(vector),
-                                                        embedding_model=EMBEDDING)
+        m.Passage.objects.filter(pk=passage.pk).update(
+            embedding=vector, embedding_dim=len(vector), embedding_model=EMBEDDING
+        )
     _worker_died(job)
     fake_llm.requests.clear()
     assert run_pending() == 1
@@ -162,7 +185,9 @@ def noop(job: Job) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_live_workers_lease_is_renewed_so_its_job_is_never_taken_over(alice, monkeypatch, settings):
+def test_a_live_workers_lease_is_renewed_so_its_job_is_never_taken_over(
+    alice, monkeypatch, settings
+):
     from django.db import connection
 
     monkeypatch.setenv("ADE_JOBS", "worker")

@@ -13,8 +13,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _vectors(agent_id: str) -> list[tuple[str, str | None]]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id, search_vector::text FROM memory_message WHERE agent_id = %s "
-                       "ORDER BY sequence_id", [agent_id])
+        cursor.execute(
+            "SELECT id, search_vector::text FROM memory_message WHERE agent_id = %s "
+            "ORDER BY sequence_id",
+            [agent_id],
+        )
         return cursor.fetchall()
 
 
@@ -29,13 +32,22 @@ def test_vectors_written_with_the_insert_match_the_indexer(alice, fake_llm):  # 
 
     agent = agent_create(owner=alice, name="indexed", model="openai/gpt-4o-mini")
     fake_llm.script(reply("Nice to meet you, Ada."))
-    message_send(agent=Agent.objects.get(pk=agent.id), texts=["Hello, I am Ada from Lisbon."], user=alice)
-    fake_llm.script(tool_call("memory_insert", {"label": "human", "new_string": "Lives in Lisbon"}),
-                    reply("Noted that you live in Lisbon."))
-    message_send(agent=Agent.objects.get(pk=agent.id), texts=["I moved there in 2019 for the tram."],
-                 user=alice)
+    message_send(
+        agent=Agent.objects.get(pk=agent.id), texts=["Hello, I am Ada from Lisbon."], user=alice
+    )
+    fake_llm.script(
+        tool_call("memory_insert", {"label": "human", "new_string": "Lives in Lisbon"}),
+        reply("Noted that you live in Lisbon."),
+    )
+    message_send(
+        agent=Agent.objects.get(pk=agent.id),
+        texts=["I moved there in 2019 for the tram."],
+        user=alice,
+    )
     fake_llm.script(reply("Trams are great."))
-    message_send(agent=Agent.objects.get(pk=agent.id), texts=["The 28 is my favourite line."], user=alice)
+    message_send(
+        agent=Agent.objects.get(pk=agent.id), texts=["The 28 is my favourite line."], user=alice
+    )
 
     written = _vectors(agent.id)
     assert sum(1 for _, v in written if v) >= 6

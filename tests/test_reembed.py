@@ -26,13 +26,17 @@ def old_embed(texts):
 
 @pytest.fixture
 def agent(alice):
-    return agent_create(owner=alice, name="archivist", model="", embedding="", include_base_tools=False)
+    return agent_create(
+        owner=alice, name="archivist", model="", embedding="", include_base_tools=False
+    )
 
 
 def fill(agent, n, *, embed=None, model=""):
     backend = PostgresMemoryBackend(embed=embed, embedding_model=model)
     for i in range(n):
-        backend.archival_insert(agent.id, f"fact {i} about herons" if i % 10 == 0 else f"fact {i}", [])
+        backend.archival_insert(
+            agent.id, f"fact {i} about herons" if i % 10 == 0 else f"fact {i}", []
+        )
 
 
 def test_changing_the_model_re_embeds_every_passage_with_progress(agent, fake_llm, monkeypatch):
@@ -48,7 +52,12 @@ def test_changing_the_model_re_embeds_every_passage_with_progress(agent, fake_ll
     assert job.status == "completed" and job.done == 40
     assert seen[-1] == 40 and 16 in seen and 32 in seen
     assert set(m.Passage.objects.values_list("embedding_model", "embedding_dim")) == {(NEW, 1536)}
-    assert reembed_status(agent) == {"embedding": NEW, "total": 40, "embedded": 40, "shared_archives": []}
+    assert reembed_status(agent) == {
+        "embedding": NEW,
+        "total": 40,
+        "embedded": 40,
+        "shared_archives": [],
+    }
 
 
 def test_search_keeps_working_while_half_the_passages_are_re_embedded(agent, fake_llm, monkeypatch):
@@ -64,15 +73,22 @@ def test_search_keeps_working_while_half_the_passages_are_re_embedded(agent, fak
             if calls["n"] > 1:
                 raise RuntimeError("rate limited")
             return embed(texts)
+
         return run
 
     monkeypatch.setattr(reembed, "embedder_for", failing_after_one_batch)
     job = reembed_start(agent=agent, embedding=NEW)
     run_pending()
     job.refresh_from_db()
-    assert job.status == "failed" and "after 10 of 30 passages" in job.error and "rate limited" in job.error
+    assert (
+        job.status == "failed"
+        and "after 10 of 30 passages" in job.error
+        and "rate limited" in job.error
+    )
     models = list(m.Passage.objects.values_list("embedding_model", flat=True))
-    assert models.count(NEW) == 10 and models.count("test/old") == 20  # old vectors kept until replaced
+    assert (
+        models.count(NEW) == 10 and models.count("test/old") == 20
+    )  # old vectors kept until replaced
     monkeypatch.setattr(reembed, "embedder_for", real)
     backend = store_for(Agent.objects.get(pk=agent.pk)).backend
     hits = backend.archival_search(agent.id, "herons", tags=None, top_k=5)
@@ -107,13 +123,18 @@ def test_switching_to_no_model_keeps_vectors_and_searches_words(agent, fake_llm)
     agent.refresh_from_db()
     backend = store_for(agent).backend
     assert backend.semantic is False
-    assert backend.archival_search(agent.id, "herons", tags=None)[0]["content"] == "fact 0 about herons"
+    assert (
+        backend.archival_search(agent.id, "herons", tags=None)[0]["content"]
+        == "fact 0 about herons"
+    )
     assert m.Passage.objects.filter(embedding__isnull=False).count() == 3
 
 
 def test_a_shared_archive_is_left_alone(alice, agent, fake_llm):
     other = agent_create(owner=alice, name="colleague", model="", include_base_tools=False)
-    shared = m.Archive.objects.create(name="team", owner=alice, organization_id=alice.organization_id)
+    shared = m.Archive.objects.create(
+        name="team", owner=alice, organization_id=alice.organization_id
+    )
     shared.agents.add(agent, other)
     m.Passage.objects.create(archive=shared, text="shared fact", created_at=timezone.now())
     fill(agent, 2)
@@ -140,8 +161,8 @@ def _jobs(api, agent):
 
 
 def test_patching_the_embedding_re_embeds_in_the_background_while_search_works(
-        agent, as_alice, fake_llm, monkeypatch):
-    import memory.services.jobs as jobs
+    agent, as_alice, fake_llm, monkeypatch
+):
 
     monkeypatch.setattr(reembed, "BATCH_SIZE", 10)
     fill(agent, 30, embed=old_embed, model="test/old")
@@ -160,7 +181,9 @@ def test_patching_the_embedding_re_embeds_in_the_background_while_search_works(
         original(row, done=done, total=total)
         if done == 10:
             midway["job"] = as_alice.get(f"/v1/jobs/{job['id']}").json()
-            found = as_alice.get(f"/v1/agents/{agent.id}/archival-memory/search", query="herons").json()
+            found = as_alice.get(
+                f"/v1/agents/{agent.id}/archival-memory/search", query="herons"
+            ).json()
             midway["found"] = {hit["content"] for hit in found["results"]}
 
     monkeypatch.setattr(reembed, "job_progress", search_midway)
@@ -186,7 +209,9 @@ def test_sending_the_same_embedding_back_queues_nothing(agent, as_alice, fake_ll
     assert len(_jobs(as_alice, agent)) == 1
 
 
-def test_sending_the_model_again_after_a_failure_resumes_the_job(agent, as_alice, fake_llm, monkeypatch):
+def test_sending_the_model_again_after_a_failure_resumes_the_job(
+    agent, as_alice, fake_llm, monkeypatch
+):
     monkeypatch.setattr(reembed, "BATCH_SIZE", 10)
     fill(agent, 25)
     real = reembed.embedder_for
@@ -213,7 +238,10 @@ def test_an_embedding_config_and_a_team_member_change_the_model_too(agent, as_bo
     fill(agent, 2)
     config = {"embedding_model": "text-embedding-3-large", "embedding_endpoint_type": "openai"}
     response = as_bob.patch(f"/v1/agents/{agent.id}", {"embedding_config": config})
-    assert response.status_code == 200 and response.json()["embedding"] == "openai/text-embedding-3-large"
+    assert (
+        response.status_code == 200
+        and response.json()["embedding"] == "openai/text-embedding-3-large"
+    )
     [job] = _jobs(as_bob, agent)
     assert job["metadata"]["embedding"] == "openai/text-embedding-3-large" and job["total"] == 2
     run_pending()
@@ -232,21 +260,30 @@ def test_a_stranger_cannot_change_the_model_or_see_the_job(agent, as_alice, as_c
 
 
 def test_an_unknown_provider_is_refused_and_nothing_changes(agent, as_alice):
-    response = as_alice.patch(f"/v1/agents/{agent.id}", {"embedding": "nowhere/model", "description": "x"})
+    response = as_alice.patch(
+        f"/v1/agents/{agent.id}", {"embedding": "nowhere/model", "description": "x"}
+    )
     assert response.status_code == 422
     agent.refresh_from_db()
     assert agent.embedding == "" and agent.description == "" and not _jobs(as_alice, agent)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_in_inline_mode_the_patch_answers_with_the_archive_re_embedded(agent, as_alice, fake_llm, monkeypatch):
+def test_in_inline_mode_the_patch_answers_with_the_archive_re_embedded(
+    agent, as_alice, fake_llm, monkeypatch
+):
     monkeypatch.setenv("ADE_JOBS", "inline")
     fill(agent, 5, embed=old_embed, model="test/old")
     assert as_alice.patch(f"/v1/agents/{agent.id}", {"embedding": NEW}).status_code == 200
     [job] = _jobs(as_alice, agent)
     assert (job["status"], job["done"]) == ("completed", 5)
     agent.refresh_from_db()
-    assert reembed_status(agent) == {"embedding": NEW, "total": 5, "embedded": 5, "shared_archives": []}
+    assert reembed_status(agent) == {
+        "embedding": NEW,
+        "total": 5,
+        "embedded": 5,
+        "shared_archives": [],
+    }
     assert set(m.Passage.objects.values_list("embedding_model", flat=True)) == {NEW}
 
 
@@ -263,7 +300,10 @@ def test_the_settings_form_re_embeds_and_shows_progress(agent, alice, fake_llm):
     assert response.status_code == 200, response.content
     agent.refresh_from_db()
     assert agent.embedding == NEW
-    assert 'id="reembed-status"' in response.text and "Re-embedding archival memory with" in response.text
+    assert (
+        'id="reembed-status"' in response.text
+        and "Re-embedding archival memory with" in response.text
+    )
     assert "0 / 4 passages" in response.text
     run_pending()
     page = logged_in(alice).get(reverse("agent", args=[agent.id])).text

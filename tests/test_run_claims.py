@@ -98,9 +98,20 @@ def test_a_run_whose_worker_process_died_is_marked_failed(alice):
     run = _queued(agent, alice, "hello")
     # Queued a while ago: runs younger than the reaper's grace period are left alone.
     m.Run.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(minutes=5))
-    env = {**os.environ, "DATABASE_URL": _db_url(), "PYTHONUNBUFFERED": "1", "ADE_LOG_LEVEL": "ERROR"}
-    worker = subprocess.Popen([sys.executable, "-c", HOLDER], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True)
+    env = {
+        **os.environ,
+        "DATABASE_URL": _db_url(),
+        "PYTHONUNBUFFERED": "1",
+        "ADE_LOG_LEVEL": "ERROR",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-c", HOLDER],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert worker.stdout.readline().strip() == f"claimed {run.id}"
         # Alive, the worker holds the agent's lock: its run is left alone.

@@ -109,9 +109,23 @@ def redis_url(workdir):
     if binary is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server; CI installs it)")
     port = _free_port()
-    proc = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                             "--appendonly", "no", "--dir", workdir],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -119,7 +133,9 @@ def redis_url(workdir):
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+                assert proc.poll() is None and time.monotonic() < deadline, (
+                    "redis-server did not start"
+                )
                 time.sleep(0.1)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
@@ -135,7 +151,9 @@ def _last_user_text(request) -> str:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.django_db(transaction=True)
-def test_web_and_worker_processes_share_live_events_and_queued_work(alice, fake_llm, redis_url, workdir):
+def test_web_and_worker_processes_share_live_events_and_queued_work(
+    alice, fake_llm, redis_url, workdir
+):
     from django.conf import settings
     from django.test import Client
     from websockets.sync.client import connect
@@ -148,16 +166,27 @@ def test_web_and_worker_processes_share_live_events_and_queued_work(alice, fake_
     browser = Client()
     browser.force_login(alice)
     session = browser.cookies[settings.SESSION_COOKIE_NAME].value
-    env = {**os.environ, "DATABASE_URL": _db_url(), "REDIS_URL": redis_url, "ADE_DATA_DIR": workdir,
-           "ADE_SECRET_KEY": settings.SECRET_KEY, "ADE_INPROCESS_WORKER": "0", "ADE_JOBS": "worker",
-           "ADE_ADMIN_PASSWORD": "scale-out-admin-pass", "ADE_WORKER_POLL_SECONDS": "0.3",
-           "PYTHONUNBUFFERED": "1", "ADE_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _db_url(),
+        "REDIS_URL": redis_url,
+        "ADE_DATA_DIR": workdir,
+        "ADE_SECRET_KEY": settings.SECRET_KEY,
+        "ADE_INPROCESS_WORKER": "0",
+        "ADE_JOBS": "worker",
+        "ADE_ADMIN_PASSWORD": "scale-out-admin-pass",
+        "ADE_WORKER_POLL_SECONDS": "0.3",
+        "PYTHONUNBUFFERED": "1",
+        "ADE_LOG_LEVEL": "WARNING",
+    }
     env.pop("ADE_PG_CLEANUP", None)
     procs = Processes(workdir)
     try:
         ports = [_free_port(), _free_port()]
         for name, port in zip("ab", ports, strict=True):
-            procs.start(f"web-{name}", [sys.executable, "manage.py", "serve", "--port", str(port)], env)
+            procs.start(
+                f"web-{name}", [sys.executable, "manage.py", "serve", "--port", str(port)], env
+            )
         web_a, web_b = (f"http://127.0.0.1:{p}" for p in ports)
         for url in (web_a, web_b):
             _wait(lambda url=url: _answers(url), f"{url} to answer", procs)
@@ -170,11 +199,17 @@ def test_web_and_worker_processes_share_live_events_and_queued_work(alice, fake_
         # (a) A tab on web process A sees a turn sent through web process B.
         agent = b.post("/v1/agents/", json={"name": "Shared", "model": MODEL}).json()
         ws_url = f"ws://127.0.0.1:{ports[0]}/ws/agents/{agent['id']}/"
-        with connect(ws_url, origin=web_a, additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={session}"},
-                     open_timeout=60) as tab:
+        with connect(
+            ws_url,
+            origin=web_a,
+            additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={session}"},
+            open_timeout=60,
+        ) as tab:
             fake_llm.script(reply("Relayed through Redis to the other process"))
-            sent = b.post(f"/v1/agents/{agent['id']}/messages",
-                          json={"messages": [{"role": "user", "content": "hello via B"}]})
+            sent = b.post(
+                f"/v1/agents/{agent['id']}/messages",
+                json={"messages": [{"role": "user", "content": "hello via B"}]},
+            )
             assert sent.status_code == 200, sent.text
             seen = ""
             deadline = time.monotonic() + 60
@@ -191,39 +226,59 @@ def test_web_and_worker_processes_share_live_events_and_queued_work(alice, fake_
             procs.start(f"worker-{n}", [sys.executable, "manage.py", "worker"], env)
         for n in (1, 2):
             _wait(lambda n=n: "Worker started" in procs.output(f"worker-{n}"), f"worker {n}", procs)
-        agents = [(a if i % 2 else b).post("/v1/agents/", json={"name": f"Busy {i}", "model": MODEL}).json()
-                  for i in range(3)]
-        folder = a.post("/v1/folders/", json={"name": "shared docs", "embedding": EMBEDDING,
-                                              "embedding_chunk_size": 50}).json()
-        assert b.patch(f"/v1/agents/{agents[0]['id']}/folders/attach/{folder['id']}").status_code == 200
+        agents = [
+            (a if i % 2 else b)
+            .post("/v1/agents/", json={"name": f"Busy {i}", "model": MODEL})
+            .json()
+            for i in range(3)
+        ]
+        folder = a.post(
+            "/v1/folders/",
+            json={"name": "shared docs", "embedding": EMBEDDING, "embedding_chunk_size": 50},
+        ).json()
+        assert (
+            b.patch(f"/v1/agents/{agents[0]['id']}/folders/attach/{folder['id']}").status_code
+            == 200
+        )
         runs = {}
         for i in range(8):
             web = a if i % 2 else b
-            run = web.post(f"/v1/agents/{agents[i % 3]['id']}/messages/async",
-                           json={"messages": [{"role": "user", "content": f"async job {i}"}]})
+            run = web.post(
+                f"/v1/agents/{agents[i % 3]['id']}/messages/async",
+                json={"messages": [{"role": "user", "content": f"async job {i}"}]},
+            )
             assert run.status_code == 200, run.text
             runs[run.json()["id"]] = f"async job {i}"
         files = []
         for i, web in enumerate((a, b)):
             # Short paragraphs: every chunk names its own, so no two chunks are alike.
-            text = "\n\n".join(f"Upload {i} paragraph {p}: " + "lorem ipsum dolor " * 6 for p in range(12))
-            up = web.post(f"/v1/folders/{folder['id']}/upload",
-                          files={"file": (f"notes-{i}.txt", text.encode(), "text/plain")})
+            text = "\n\n".join(
+                f"Upload {i} paragraph {p}: " + "lorem ipsum dolor " * 6 for p in range(12)
+            )
+            up = web.post(
+                f"/v1/folders/{folder['id']}/upload",
+                files={"file": (f"notes-{i}.txt", text.encode(), "text/plain")},
+            )
             assert up.status_code == 202, up.text
             files.append(up.json()["id"])
 
         def all_done() -> bool:
             statuses = [a.get(f"/v1/runs/{rid}").json()["status"] for rid in runs]
-            states = [a.get(f"/v1/folders/{folder['id']}/files/{fid}").json()["processing_status"]
-                      for fid in files]
-            return all(s in ("completed", "failed", "cancelled") for s in statuses) and \
-                all(s in ("completed", "error") for s in states)
+            states = [
+                a.get(f"/v1/folders/{folder['id']}/files/{fid}").json()["processing_status"]
+                for fid in files
+            ]
+            return all(s in ("completed", "failed", "cancelled") for s in statuses) and all(
+                s in ("completed", "error") for s in states
+            )
 
         _wait(all_done, "the queued runs and uploads", procs)
 
         for run_id in runs:
             run = m.Run.objects.get(pk=run_id)
-            assert (run.status, run.stop_reason, run.step_count) == ("completed", "end_turn", 1), run.error
+            assert (run.status, run.stop_reason, run.step_count) == ("completed", "end_turn", 1), (
+                run.error
+            )
             assert m.Step.objects.filter(run_id=run_id).count() == 1
         asked = Counter(_last_user_text(r) for r in fake_llm.chat_requests())
         for text in runs.values():
@@ -232,10 +287,16 @@ def test_web_and_worker_processes_share_live_events_and_queued_work(alice, fake_
         for file_id in files:
             jobs = list(Job.objects.filter(file_id=file_id))
             assert [(j.status, j.attempts) for j in jobs] == [("completed", 1)]
-            chunks = list(SourcePassage.objects.filter(file_id=file_id).values_list("chunk_index", "text"))
+            chunks = list(
+                SourcePassage.objects.filter(file_id=file_id).values_list("chunk_index", "text")
+            )
             assert sorted(i for i, _ in chunks) == list(range(len(chunks))) and chunks
-        embedded = Counter(t for r in fake_llm.requests if r.group == "embeddings" for t in r.json["input"])
-        stored = Counter(SourcePassage.objects.filter(file_id__in=files).values_list("text", flat=True))
+        embedded = Counter(
+            t for r in fake_llm.requests if r.group == "embeddings" for t in r.json["input"]
+        )
+        stored = Counter(
+            SourcePassage.objects.filter(file_id__in=files).values_list("text", flat=True)
+        )
         assert all(embedded[text] == n for text, n in stored.items()), "a chunk was embedded twice"
         procs.check_alive()
     finally:
@@ -245,8 +306,12 @@ def test_web_and_worker_processes_share_live_events_and_queued_work(alice, fake_
 def test_ready_says_not_ready_with_the_reason_when_redis_is_gone(db, settings):
     from django.test import Client
 
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                           "CONFIG": {"hosts": [f"redis://127.0.0.1:{_free_port()}/0"]}}}
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [f"redis://127.0.0.1:{_free_port()}/0"]},
+        }
+    }
     response = Client().get("/v1/ready/")
     assert response.status_code == 503
     body = response.json()

@@ -9,7 +9,12 @@ from bench.locomo_retrieval import evidence_ids, score, session_date, turns
 
 
 def test_evidence_id_quirks_are_normalised():
-    assert evidence_ids(["D8:6; D9:17", "D:11:26", "D30:05", "nonsense"]) == ["D8:6", "D9:17", "D11:26", "D30:5"]
+    assert evidence_ids(["D8:6; D9:17", "D:11:26", "D30:05", "nonsense"]) == [
+        "D8:6",
+        "D9:17",
+        "D11:26",
+        "D30:5",
+    ]
 
 
 def test_recall_hit_and_mrr():
@@ -18,10 +23,17 @@ def test_recall_hit_and_mrr():
 
 
 def test_turns_carry_speaker_caption_and_session_date():
-    conversation = {"conversation": {
-        "session_2_date_time": "1:56 pm on 8 May, 2023",
-        "session_2": [{"speaker": "Mel", "dia_id": "D2:1", "text": "Look!", "blip_caption": "a dog"}],
-        "session_10_date_time": "9:00 am on 1 June, 2023", "session_10": []}}
-    assert turns(conversation) == [("D2:1", "Mel: Look! [shares a photo: a dog]",
-                                    datetime(2023, 5, 8, 13, 56, tzinfo=UTC))]
+    conversation = {
+        "conversation": {
+            "session_2_date_time": "1:56 pm on 8 May, 2023",
+            "session_2": [
+                {"speaker": "Mel", "dia_id": "D2:1", "text": "Look!", "blip_caption": "a dog"}
+            ],
+            "session_10_date_time": "9:00 am on 1 June, 2023",
+            "session_10": [],
+        }
+    }
+    assert turns(conversation) == [
+        ("D2:1", "Mel: Look! [shares a photo: a dog]", datetime(2023, 5, 8, 13, 56, tzinfo=UTC))
+    ]
     assert session_date("9:00 am on 1 June, 2023").month == 6

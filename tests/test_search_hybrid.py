@@ -11,7 +11,11 @@ from memory import models as m
 from memory.store.search import PostgresMemoryBackend, fuse
 
 # A tiny embedding "model": one axis per concept, so meaning is checkable.
-_CONCEPTS = [("cat", "feline", "kitten", "miso"), ("boat", "sail", "harbour"), ("bread", "bake", "flour")]
+_CONCEPTS = [
+    ("cat", "feline", "kitten", "miso"),
+    ("boat", "sail", "harbour"),
+    ("bread", "bake", "flour"),
+]
 
 
 def concept_embed(texts: list[str]) -> list[list[float]]:
@@ -57,7 +61,9 @@ def test_any_query_word_is_enough_to_find_a_passage(agent):
 def test_a_rare_word_outranks_a_common_one(agent):
     backend = lexical()
     for i in range(8):
-        backend.archival_insert(agent.id, f"Meeting notes, week {i}: nothing new about the project.", [])
+        backend.archival_insert(
+            agent.id, f"Meeting notes, week {i}: nothing new about the project.", []
+        )
         backend.archival_insert(agent.id, f"Weather log {i}: sunny.", [])
     backend.archival_insert(agent.id, "The project codename is Zanzibar.", [])
     hits = backend.archival_search(agent.id, "project zanzibar", tags=None, top_k=3)
@@ -97,10 +103,15 @@ def test_own_words_rank_above_a_neighbours_words(agent):
 
 def test_the_date_a_passage_was_written_is_searchable(agent):
     backend = lexical()
-    backend.archival_insert(agent.id, "Went to the support group.", [],
-                            created_at=datetime(2023, 5, 8, 13, 56, tzinfo=UTC))
-    backend.archival_insert(agent.id, "Went to the climbing gym.", [],
-                            created_at=datetime(2024, 2, 1, tzinfo=UTC))
+    backend.archival_insert(
+        agent.id,
+        "Went to the support group.",
+        [],
+        created_at=datetime(2023, 5, 8, 13, 56, tzinfo=UTC),
+    )
+    backend.archival_insert(
+        agent.id, "Went to the climbing gym.", [], created_at=datetime(2024, 2, 1, tzinfo=UTC)
+    )
     hits = backend.archival_search(agent.id, "what happened in May 2023", tags=None, top_k=1)
     assert texts(hits) == ["Went to the support group."]
 
@@ -126,9 +137,16 @@ def test_date_range_filters_passages(agent):
     backend = lexical()
     base = datetime(2024, 3, 1, tzinfo=UTC)
     for day in range(5):
-        backend.archival_insert(agent.id, f"Standup day {day}", [], created_at=base + timedelta(days=day))
-    hits = backend.archival_search(agent.id, "standup", tags=None, start=base + timedelta(days=1),
-                                   end=base + timedelta(days=2, hours=1))
+        backend.archival_insert(
+            agent.id, f"Standup day {day}", [], created_at=base + timedelta(days=day)
+        )
+    hits = backend.archival_search(
+        agent.id,
+        "standup",
+        tags=None,
+        start=base + timedelta(days=1),
+        end=base + timedelta(days=2, hours=1),
+    )
     assert sorted(texts(hits)) == ["Standup day 1", "Standup day 2"]
 
 
@@ -144,7 +162,9 @@ def test_an_agent_never_sees_another_agents_passages(agent, other_agent):
     backend = lexical()
     backend.archival_insert(other_agent.id, "The secret code is 4711.", [])
     backend.archival_insert(agent.id, "My code review is on Monday.", [])
-    assert texts(backend.archival_search(agent.id, "secret code", tags=None)) == ["My code review is on Monday."]
+    assert texts(backend.archival_search(agent.id, "secret code", tags=None)) == [
+        "My code review is on Monday."
+    ]
 
 
 def test_a_query_of_only_stop_words_finds_nothing_without_error(agent):

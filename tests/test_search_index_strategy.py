@@ -67,7 +67,9 @@ def dense_query(ctx: CaptureQueriesContext) -> str:
 
 def test_there_is_a_partial_hnsw_index_for_every_common_embedding_size(db):
     with connection.cursor() as cursor:
-        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'memory_passage'")
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'memory_passage'"
+        )
         indexes = dict(cursor.fetchall())
     for dim in search.HNSW_DIMS:
         definition = indexes[f"passage_hnsw_{dim}"]
@@ -112,8 +114,12 @@ def test_a_large_archive_uses_the_hnsw_index_and_finds_the_same_passages(make_ag
     # The index finds what an exact scan finds (tiny graph: exact).
     scope = passage_scope(agent.id)
     vector = embed384(["fact number 7"])[0]
-    indexed = search.dense_scores("memory_passage", scope.where, scope.params, vector, use_index=True, limit=10)
-    exact = search.dense_scores("memory_passage", scope.where, scope.params, vector, use_index=False, limit=10)
+    indexed = search.dense_scores(
+        "memory_passage", scope.where, scope.params, vector, use_index=True, limit=10
+    )
+    exact = search.dense_scores(
+        "memory_passage", scope.where, scope.params, vector, use_index=False, limit=10
+    )
     assert list(indexed) == list(exact)
 
 
@@ -140,8 +146,12 @@ def test_size_is_counted_only_up_to_the_threshold(make_agent):
 
 
 def test_a_huge_archive_matches_on_its_rarest_query_words():
-    stats = _TableStats(rows=1_000_000, freqs={"common": 0.2, "usual": 0.01, "rareish": 0.002},
-                        min_freq=0.001, at=0.0)
+    stats = _TableStats(
+        rows=1_000_000,
+        freqs={"common": 0.2, "usual": 0.01, "rareish": 0.002},
+        min_freq=0.001,
+        at=0.0,
+    )
     assert _prune(["common", "usual", "rareish", "unseen"], stats, 5_000) == ["unseen", "rareish"]
     assert _prune(["common"], stats, 5_000) == ["common"]  # always one word
 
@@ -160,7 +170,9 @@ def test_the_large_path_still_finds_a_rare_word(make_agent, monkeypatch):
     assert hits[0]["content"] == "the vault code is marzipan"
 
 
-def test_a_large_archive_with_few_vectors_of_the_current_model_is_scanned_exactly(make_agent, monkeypatch):
+def test_a_large_archive_with_few_vectors_of_the_current_model_is_scanned_exactly(
+    make_agent, monkeypatch
+):
     monkeypatch.setattr(search, "ANN_MIN_PASSAGES", 20)
     agent = make_agent()
     old = PostgresMemoryBackend(embed=embed384, embedding_model="test/old")
@@ -172,4 +184,6 @@ def test_a_large_archive_with_few_vectors_of_the_current_model_is_scanned_exactl
     with CaptureQueriesContext(connection) as ctx:
         hits = new.archival_search(agent.id, "new fact 1", tags=None, top_k=3)
     assert hits[0]["content"] == "new fact 1"
-    assert "::vector(384)" not in dense_query(ctx).split("<=>")[0]  # exact: the index would miss rows
+    assert (
+        "::vector(384)" not in dense_query(ctx).split("<=>")[0]
+    )  # exact: the index would miss rows

@@ -50,8 +50,11 @@ class As:
         return CLIENT.delete(path, headers=self.headers)
 
     def upload(self, folder_id, name, data, prefix="folders"):
-        return CLIENT.post(f"/{prefix}/{folder_id}/upload", headers=self.headers,
-                           FILES={"file": SimpleUploadedFile(name, data, content_type="text/plain")})
+        return CLIENT.post(
+            f"/{prefix}/{folder_id}/upload",
+            headers=self.headers,
+            FILES={"file": SimpleUploadedFile(name, data, content_type="text/plain")},
+        )
 
 
 @pytest.fixture
@@ -94,8 +97,12 @@ def test_attached_folder_is_searchable_by_the_agent(alice, alice_api):
 
     agent = agent_create(owner=alice, name="reader", model="", include_base_tools=False)
     folder = alice_api.post("/sources/", json={"name": "manuals"}).json()
-    alice_api.upload(folder["id"], "boiler.txt", b"Reset the boiler by holding the red button for 10 seconds.",
-                     prefix="sources")
+    alice_api.upload(
+        folder["id"],
+        "boiler.txt",
+        b"Reset the boiler by holding the red button for 10 seconds.",
+        prefix="sources",
+    )
     run_pending()
     assert alice_api.patch(f"/agents/{agent.id}/folders/attach/{folder['id']}").status_code == 200
     assert alice_api.get(f"/folders/{folder['id']}/agents").json() == [agent.id]

@@ -36,7 +36,9 @@ def make_pdf(text: str) -> bytes:
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     for offset in offsets:
         out += f"{offset:010d} 00000 n \n".encode()
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
     return bytes(out)
 
 
@@ -53,15 +55,22 @@ def upload(folder, name, data):
     return file, job
 
 
-@pytest.mark.parametrize("name,data,expected", [
-    ("notes.txt", b"Plain words here.", "Plain words here."),
-    ("readme.md", b"# Title\n\nSome *markdown*.", "# Title"),
-    ("page.html", b"<html><head><style>x{}</style></head><body><h1>Hi</h1><p>Para &amp; more</p>"
-                  b"<script>nope()</script></body></html>", "# Hi\n\nPara & more"),
-    ("data.json", json.dumps({"b": [1, 2], "a": "x"}).encode(), '"a": "x"'),
-    ("people.csv", b"name,city\nAda,London\nAlan,Wilmslow\n", "name: Ada; city: London"),
-    ("doc.pdf", make_pdf("Hello from a PDF"), "Hello from a PDF"),
-])
+@pytest.mark.parametrize(
+    "name,data,expected",
+    [
+        ("notes.txt", b"Plain words here.", "Plain words here."),
+        ("readme.md", b"# Title\n\nSome *markdown*.", "# Title"),
+        (
+            "page.html",
+            b"<html><head><style>x{}</style></head><body><h1>Hi</h1><p>Para &amp; more</p>"
+            b"<script>nope()</script></body></html>",
+            "# Hi\n\nPara & more",
+        ),
+        ("data.json", json.dumps({"b": [1, 2], "a": "x"}).encode(), '"a": "x"'),
+        ("people.csv", b"name,city\nAda,London\nAlan,Wilmslow\n", "name: Ada; city: London"),
+        ("doc.pdf", make_pdf("Hello from a PDF"), "Hello from a PDF"),
+    ],
+)
 def test_each_supported_type_is_parsed_to_text(name, data, expected):
     kind = parsing.file_type_for(name)
     text = parsing.parse(data, name, kind)
@@ -85,7 +94,9 @@ def test_chunks_stay_near_the_size_and_overlap():
     chunks = chunk_text(text, size=200)
     assert len(chunks) > 5
     assert all(len(c.split()) <= 200 for c in chunks)
-    assert chunks[1].split()[0] in chunks[0].split()  # the next chunk starts inside the previous one
+    assert (
+        chunks[1].split()[0] in chunks[0].split()
+    )  # the next chunk starts inside the previous one
     assert "Paragraph 19." in chunks[-1]
     assert chunk_text("short") == ["short"]
 
@@ -93,7 +104,10 @@ def test_chunks_stay_near_the_size_and_overlap():
 def test_an_upload_is_processed_in_the_background_with_progress(folder, monkeypatch):
     monkeypatch.setattr(processing, "EMBED_BATCH", 4)
     seen = []
-    monkeypatch.setattr("memory.services.jobs.job_publish", lambda job: seen.append((job.status, job.done, job.total)))
+    monkeypatch.setattr(
+        "memory.services.jobs.job_publish",
+        lambda job: seen.append((job.status, job.done, job.total)),
+    )
     text = "\n\n".join(f"Section {i}: " + "lorem ipsum " * 100 for i in range(10))
     file, job = file_upload(source=folder, file_name="big.txt", data=text.encode())
     assert file.processing_status == "pending" and job.status == "queued"
@@ -102,7 +116,9 @@ def test_an_upload_is_processed_in_the_background_with_progress(folder, monkeypa
     job.refresh_from_db()
     assert file.processing_status == "completed" and file.raw is None
     assert job.status == "completed" and job.done == job.total == file.total_chunks > 4
-    assert SourcePassage.objects.filter(file=file).count() == file.total_chunks == file.chunks_embedded
+    assert (
+        SourcePassage.objects.filter(file=file).count() == file.total_chunks == file.chunks_embedded
+    )
     assert FileContent.objects.get(file=file).text.startswith("Section 0")
     # Progress was published batch by batch while it ran.
     dones = [d for status, d, total in seen if status == "running" and total]
@@ -117,7 +133,9 @@ def test_a_bad_file_fails_clearly_and_leaves_nothing(folder):
     assert not FileContent.objects.filter(file=file).exists()
 
 
-def test_a_failure_half_way_through_embedding_removes_the_chunks_written(alice, fake_llm, monkeypatch):
+def test_a_failure_half_way_through_embedding_removes_the_chunks_written(
+    alice, fake_llm, monkeypatch
+):
     folder = source_create(owner=alice, name="embedded", embedding="openai/text-embedding-3-small")
     monkeypatch.setattr(processing, "EMBED_BATCH", 2)
     calls = {"n": 0}
@@ -131,6 +149,7 @@ def test_a_failure_half_way_through_embedding_removes_the_chunks_written(alice, 
             if calls["n"] == 3:
                 raise RuntimeError("embedding service went away")
             return embed(texts)
+
         return run
 
     monkeypatch.setattr(processing, "embedder_for", flaky)
@@ -144,7 +163,9 @@ def test_embedded_chunks_keep_their_real_size(alice, fake_llm):
     folder = source_create(owner=alice, name="vectors", embedding="openai/text-embedding-3-small")
     file, _ = upload(folder, "a.txt", b"Some facts about otters.")
     passage = SourcePassage.objects.get(file=file)
-    assert passage.embedding_dim == 1536 and passage.embedding_model == "openai/text-embedding-3-small"
+    assert (
+        passage.embedding_dim == 1536 and passage.embedding_model == "openai/text-embedding-3-small"
+    )
 
 
 def test_a_duplicate_name_gets_a_suffix(folder):
@@ -161,7 +182,9 @@ def test_a_new_file_opens_in_every_attached_agent(alice, folder):
     file, _ = upload(folder, "fresh.md", b"# Fresh\nline two")
     link = FileAgent.objects.get(agent=agent, file=file)
     assert link.is_open and "1: # Fresh" in link.visible_content
-    assert {"open_files", "grep_files", "semantic_search_files"} <= set(agent.tools.values_list("name", flat=True))
+    assert {"open_files", "grep_files", "semantic_search_files"} <= set(
+        agent.tools.values_list("name", flat=True)
+    )
     assert Job.objects.filter(file=file, status="completed").exists()
     assert SourceFile.objects.get(pk=file.pk).processing_status == "completed"
 
@@ -174,7 +197,9 @@ def test_in_thread_mode_a_queued_job_runs_without_a_worker(alice, monkeypatch):
 
     monkeypatch.setenv("ADE_JOBS", "thread")
     folder = source_create(owner=alice, name="threaded")
-    file, job = file_upload(source=folder, file_name="t.txt", data=b"threads work")  # commits: kick()
+    file, job = file_upload(
+        source=folder, file_name="t.txt", data=b"threads work"
+    )  # commits: kick()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         job.refresh_from_db()

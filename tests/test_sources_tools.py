@@ -16,12 +16,15 @@ from memory.tools.base import ToolContext, ToolError
 from tests.engine_helpers import fake_llm, fast_config, tool_results  # noqa: F401
 from tests.fakes.llm_server import reply, tool_call
 
-HANDBOOK = "\n".join([
-    "# Staff handbook",
-    "Holidays: 25 days a year, booked in the HR portal.",
-    "The office wifi password is heron-42.",
-    "Expenses are paid on the 15th of each month.",
-] + [f"Filler line {i}." for i in range(200)])
+HANDBOOK = "\n".join(
+    [
+        "# Staff handbook",
+        "Holidays: 25 days a year, booked in the HR portal.",
+        "The office wifi password is heron-42.",
+        "Expenses are paid on the 15th of each month.",
+    ]
+    + [f"Filler line {i}." for i in range(200)]
+)
 
 
 @pytest.fixture
@@ -42,23 +45,33 @@ def folder(alice, agent):
 
 
 def ctx(agent) -> ToolContext:
-    return ToolContext(agent_id=agent.id, blocks={}, backend=store_for(agent).backend,
-                       timezone="UTC")
+    return ToolContext(
+        agent_id=agent.id, blocks={}, backend=store_for(agent).backend, timezone="UTC"
+    )
 
 
 def test_open_files_shows_a_window_of_numbered_lines(agent, folder):
     text = tools.open_files(ctx(agent), [{"file_name": "handbook.md", "offset": 1, "length": 2}])
     assert "hr/handbook.md (lines 2-3 of 204)" in text
-    assert "2: Holidays: 25 days" in text and "3: The office wifi" in text and "4: Expenses" not in text
+    assert (
+        "2: Holidays: 25 days" in text
+        and "3: The office wifi" in text
+        and "4: Expenses" not in text
+    )
     link = FileAgent.objects.get(agent=agent, file__file_name="handbook.md")
     assert link.is_open and link.offset == 1 and link.length == 2
 
 
 def test_open_files_close_all_others_and_unknown_names(agent, folder):
     tools.open_files(ctx(agent), [{"file_name": "hr/menu.txt"}], close_all_others=True)
-    assert list(FileAgent.objects.filter(agent=agent, is_open=True).values_list("file__file_name", flat=True)) \
-        == ["menu.txt"]
-    with pytest.raises(ToolError, match="No file named 'nope.txt'. Files: hr/handbook.md, hr/menu.txt"):
+    assert list(
+        FileAgent.objects.filter(agent=agent, is_open=True).values_list(
+            "file__file_name", flat=True
+        )
+    ) == ["menu.txt"]
+    with pytest.raises(
+        ToolError, match="No file named 'nope.txt'. Files: hr/handbook.md, hr/menu.txt"
+    ):
         tools.open_files(ctx(agent), [{"file_name": "nope.txt"}])
     with pytest.raises(ToolError, match="file_name"):
         tools.open_files(ctx(agent), [{"offset": 3}])
@@ -77,7 +90,9 @@ def test_grep_files_finds_lines_with_context_and_pages(agent, folder):
 
 
 def test_semantic_search_files_returns_the_best_passages(agent, folder):
-    result = json.loads(tools.semantic_search_files(ctx(agent), "what is the wifi password", limit=3))
+    result = json.loads(
+        tools.semantic_search_files(ctx(agent), "what is the wifi password", limit=3)
+    )
     assert result["results"][0]["file"] == "hr/handbook.md"
     assert "heron-42" in result["results"][0]["content"]
 
@@ -101,10 +116,14 @@ def test_detaching_a_folder_removes_its_files_and_tools(agent, folder):
 def test_an_agent_finds_a_fact_in_a_file_it_was_given(alice, agent, folder, fake_llm):
     from memory.services.turns import message_send
 
-    fake_llm.script(tool_call("semantic_search_files", {"query": "office wifi password"}),
-                    reply("The wifi password is heron-42."))
-    result = message_send(agent=agent, texts=["What's the wifi password?"], user=alice, config=fast_config())
-    (name, status, text), = tool_results(result)
+    fake_llm.script(
+        tool_call("semantic_search_files", {"query": "office wifi password"}),
+        reply("The wifi password is heron-42."),
+    )
+    result = message_send(
+        agent=agent, texts=["What's the wifi password?"], user=alice, config=fast_config()
+    )
+    ((name, status, text),) = tool_results(result)
     assert name == "semantic_search_files" and status == "success" and "heron-42" in text
 
 
@@ -114,5 +133,11 @@ def test_the_directories_listing_shows_open_files_with_their_lines(agent, folder
     tools.open_files(ctx(agent), [{"file_name": "menu.txt"}], close_all_others=True)
     [hr] = agent_directories(agent_id=agent.id)
     files = {f["file_name"]: f for f in hr["files"]}
-    assert hr["name"] == "hr" and files["menu.txt"]["is_open"] and "1: Monday: soup" in files["menu.txt"]["visible_content"]
-    assert files["handbook.md"]["is_open"] is False and files["handbook.md"]["visible_content"] == ""
+    assert (
+        hr["name"] == "hr"
+        and files["menu.txt"]["is_open"]
+        and "1: Monday: soup" in files["menu.txt"]["visible_content"]
+    )
+    assert (
+        files["handbook.md"]["is_open"] is False and files["handbook.md"]["visible_content"] == ""
+    )

@@ -21,16 +21,27 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _env(data_dir: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "LETTA_PG_URI", "ADE_ADMIN_PASSWORD", "ADE_PG_CLEANUP")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "LETTA_PG_URI", "ADE_ADMIN_PASSWORD", "ADE_PG_CLEANUP")
+    }
     # "stop": each process stops the embedded server it started when it exits.
-    env.update({"ADE_DATA_DIR": data_dir, "ADE_PG_CLEANUP": "stop", "PYTHONUNBUFFERED": "1"}, **extra)
+    env.update(
+        {"ADE_DATA_DIR": data_dir, "ADE_PG_CLEANUP": "stop", "PYTHONUNBUFFERED": "1"}, **extra
+    )
     return env
 
 
 def _manage(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -59,14 +70,20 @@ def test_first_start_creates_the_database_and_prints_the_admin_password_once(dat
 
 @pytest.mark.slow
 def test_the_configured_admin_password_is_used_and_not_printed(data_dir):
-    done = _manage("serve", "--check-only", env=_env(data_dir, ADE_ADMIN_USER="root",
-                                                         ADE_ADMIN_PASSWORD="s3cret-pass-42"))
+    done = _manage(
+        "serve",
+        "--check-only",
+        env=_env(data_dir, ADE_ADMIN_USER="root", ADE_ADMIN_PASSWORD="s3cret-pass-42"),
+    )
     assert done.returncode == 0, done.stderr
     assert "s3cret-pass-42" not in done.stdout
-    check = _manage("shell", "-c",
-                    "from agents.models import User; u = User.objects.get(username='root');"
-                    "print(u.is_superuser, u.check_password('s3cret-pass-42'))",
-                    env=_env(data_dir))
+    check = _manage(
+        "shell",
+        "-c",
+        "from agents.models import User; u = User.objects.get(username='root');"
+        "print(u.is_superuser, u.check_password('s3cret-pass-42'))",
+        env=_env(data_dir),
+    )
     assert check.stdout.strip().endswith("True True"), check.stderr
 
 
@@ -74,8 +91,14 @@ def test_the_configured_admin_password_is_used_and_not_printed(data_dir):
 def test_serve_answers_health_and_admin_over_http(data_dir):
     port = _free_port()
     env = _env(data_dir, ADE_PORT=str(port), ADE_ADMIN_PASSWORD="s3cret-pass-42")
-    proc = subprocess.Popen([sys.executable, "manage.py", "serve"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         health = None
@@ -125,8 +148,11 @@ def test_a_database_without_pgvector_stops_start_up_with_instructions(django_db_
 
 
 def test_an_unreachable_database_gives_a_clear_error(data_dir):
-    done = _manage("serve", "--check-only",
-                   env=_env(data_dir, DATABASE_URL="postgresql://nobody@127.0.0.1:1/none"))
+    done = _manage(
+        "serve",
+        "--check-only",
+        env=_env(data_dir, DATABASE_URL="postgresql://nobody@127.0.0.1:1/none"),
+    )
     assert done.returncode == 2
     assert "Cannot connect to the database" in done.stderr
     assert "Traceback" not in done.stderr
@@ -137,14 +163,20 @@ def test_database_urls_are_parsed_for_sockets_poolers_and_letta_names(monkeypatc
 
     sock = parse_database_url("postgresql://postgres:@/postgres?host=/tmp/x/pgdata")
     assert sock["HOST"] == "/tmp/x/pgdata" and sock["NAME"] == "postgres"
-    pooled = parse_database_url("postgres://u:p%40ss@db.example:6543/app?sslmode=require&pgbouncer=true")
+    pooled = parse_database_url(
+        "postgres://u:p%40ss@db.example:6543/app?sslmode=require&pgbouncer=true"
+    )
     assert pooled["PASSWORD"] == "p@ss" and pooled["PORT"] == "6543"
-    assert pooled["OPTIONS"]["sslmode"] == "require" and pooled["OPTIONS"]["prepare_threshold"] is None
+    assert (
+        pooled["OPTIONS"]["sslmode"] == "require" and pooled["OPTIONS"]["prepare_threshold"] is None
+    )
     # Our own connection pool is on by default (ASGI requests each run in a new thread).
     assert pooled["OPTIONS"]["pool"]["max_size"] >= 1 and pooled["CONN_MAX_AGE"] == 0
     assert configured_url({"LETTA_PG_URI": "postgresql://l/x"}) == "postgresql://l/x"
-    assert configured_url({"DATABASE_URL": "postgresql://d/x", "LETTA_PG_URI": "postgresql://l/x"}) \
+    assert (
+        configured_url({"DATABASE_URL": "postgresql://d/x", "LETTA_PG_URI": "postgresql://l/x"})
         == "postgresql://d/x"
+    )
 
 
 def _forward_to_postgres(port: int, socket_path: str) -> socket.socket:
@@ -184,7 +216,8 @@ def _forward_to_postgres(port: int, socket_path: str) -> socket.socket:
 
 @pytest.mark.slow
 def test_replicas_started_before_their_database_wait_for_it_and_migrate_one_at_a_time(
-        django_db_blocker, data_dir):
+    django_db_blocker, data_dir
+):
     """docker compose starts ADE's replicas and Postgres together: both wait,
     then one migrates a fresh database while the other waits its turn."""
     from django.db import connection
@@ -195,21 +228,37 @@ def test_replicas_started_before_their_database_wait_for_it_and_migrate_one_at_a
     d = connection.settings_dict
     socket_path = f"{d['HOST']}/.s.PGSQL.{d['PORT'] or 5432}"
     port = _free_port()
-    env = _env(data_dir, DATABASE_URL=f"postgresql://{d['USER']}@127.0.0.1:{port}/ade_replicas",
-               ADE_DB_WAIT_SECONDS="240", ADE_ADMIN_PASSWORD="s3cret-pass-42")
-    replicas = [subprocess.Popen([sys.executable, "manage.py", "serve", "--check-only"], cwd=ROOT, env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                for _ in range(2)]
+    env = _env(
+        data_dir,
+        DATABASE_URL=f"postgresql://{d['USER']}@127.0.0.1:{port}/ade_replicas",
+        ADE_DB_WAIT_SECONDS="240",
+        ADE_ADMIN_PASSWORD="s3cret-pass-42",
+    )
+    replicas = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--check-only"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs: list[list[str]] = [[], []]
-    readers = [threading.Thread(target=lambda r=r, out=out: out.extend(r.stdout), daemon=True)
-               for r, out in zip(replicas, outputs, strict=True)]
+    readers = [
+        threading.Thread(target=lambda r=r, out=out: out.extend(r.stdout), daemon=True)
+        for r, out in zip(replicas, outputs, strict=True)
+    ]
     for reader in readers:
         reader.start()
     listener = None
     try:
         deadline = time.monotonic() + 180
-        while not all(any(line.startswith("Waiting up to 240s for the database") for line in out)
-                      for out in outputs):
+        while not all(
+            any(line.startswith("Waiting up to 240s for the database") for line in out)
+            for out in outputs
+        ):
             assert time.monotonic() < deadline and all(r.poll() is None for r in replicas), outputs
             time.sleep(0.2)
         listener = _forward_to_postgres(port, socket_path)
@@ -218,13 +267,19 @@ def test_replicas_started_before_their_database_wait_for_it_and_migrate_one_at_a
             reader.join(10)
         assert [r.returncode for r in replicas] == [0, 0], outputs
         assert all("Database ready.\n" in out for out in outputs)
-        check = _manage("shell", "-c",
-                        "from django.db import connection; c = connection.cursor();"
-                        "c.execute('SELECT count(*), count(DISTINCT (app, name)) FROM django_migrations');"
-                        "from agents.models import User;"
-                        "print('counts', *c.fetchone(), User.objects.filter(is_superuser=True).count())",
-                        env=env)
-        line = next((x for x in check.stdout.splitlines() if x.startswith("counts ")), check.stdout + check.stderr)
+        check = _manage(
+            "shell",
+            "-c",
+            "from django.db import connection; c = connection.cursor();"
+            "c.execute('SELECT count(*), count(DISTINCT (app, name)) FROM django_migrations');"
+            "from agents.models import User;"
+            "print('counts', *c.fetchone(), User.objects.filter(is_superuser=True).count())",
+            env=env,
+        )
+        line = next(
+            (x for x in check.stdout.splitlines() if x.startswith("counts ")),
+            check.stdout + check.stderr,
+        )
         _, applied, distinct, admins = line.split()
         assert applied == distinct and int(applied) > 0 and admins == "1", check.stderr
     finally:
@@ -254,14 +309,26 @@ def test_serve_starts_the_background_worker_for_jobs_left_from_before(alice, mon
     folder = source_create(owner=alice, name="left over")
     queued, _ = file_upload(source=folder, file_name="queued.txt", data=b"queued before the start")
     orphan, orphan_job = file_upload(source=folder, file_name="orphan.txt", data=b"its worker died")
-    Job.objects.filter(pk=orphan_job.pk).update(status="running", attempts=1,
-                                                heartbeat_at=timezone.now() - timedelta(hours=1))
+    Job.objects.filter(pk=orphan_job.pk).update(
+        status="running", attempts=1, heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
     d = connection.settings_dict
     port = _free_port()
-    env = _env(data_dir, DATABASE_URL=f"postgresql://{d['USER']}@/{d['NAME']}?host={d['HOST']}",
-               ADE_PORT=str(port), ADE_ADMIN_PASSWORD="s3cret-pass-42", ADE_JOBS="thread")
-    proc = subprocess.Popen([sys.executable, "manage.py", "serve"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = _env(
+        data_dir,
+        DATABASE_URL=f"postgresql://{d['USER']}@/{d['NAME']}?host={d['HOST']}",
+        ADE_PORT=str(port),
+        ADE_ADMIN_PASSWORD="s3cret-pass-42",
+        ADE_JOBS="thread",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 180
         jobs = Job.objects.filter(file__in=[queued, orphan])

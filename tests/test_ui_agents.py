@@ -16,13 +16,22 @@ from tests.ui_helpers import htmx, make_agent
 
 def test_every_page_requires_login(agent):
     client = Client()
-    for url in (reverse("home"), reverse("agent-new"), reverse("agent", args=[agent.id]),
-                reverse("panel", args=[agent.id, "archival"]), reverse("context", args=[agent.id])):
+    for url in (
+        reverse("home"),
+        reverse("agent-new"),
+        reverse("agent", args=[agent.id]),
+        reverse("panel", args=[agent.id, "archival"]),
+        reverse("context", args=[agent.id]),
+    ):
         response = client.get(url)
-        assert response.status_code == 302 and response["Location"].startswith(reverse("login")), url
+        assert response.status_code == 302 and response["Location"].startswith(reverse("login")), (
+            url
+        )
 
 
-def test_the_list_shows_own_and_team_agents_but_not_strangers(alice, charlie, as_alice, as_bob, as_charlie):
+def test_the_list_shows_own_and_team_agents_but_not_strangers(
+    alice, charlie, as_alice, as_bob, as_charlie
+):
     make_agent(alice, name="Alices helper", tags=["support"])
     make_agent(charlie, name="Charlies secret")
     assert "Alices helper" in as_alice.get(reverse("home")).text
@@ -51,10 +60,19 @@ def test_the_list_shows_model_last_activity_and_token_use(alice, as_alice, agent
 def test_creating_an_agent_from_the_form(alice, as_alice):
     form = as_alice.get(reverse("agent-new"))
     assert form.status_code == 200 and 'name="persona"' in form.text
-    response = as_alice.post(reverse("agent-new"), {
-        "name": "Ada", "agent_type": "memgpt_v2_agent", "model": "openai/gpt-4o-mini", "embedding": "",
-        "persona": "I am Ada.", "human": "Name: Alice", "tools": ["memory_rethink"], "tags": "math, demo",
-    })
+    response = as_alice.post(
+        reverse("agent-new"),
+        {
+            "name": "Ada",
+            "agent_type": "memgpt_v2_agent",
+            "model": "openai/gpt-4o-mini",
+            "embedding": "",
+            "persona": "I am Ada.",
+            "human": "Name: Alice",
+            "tools": ["memory_rethink"],
+            "tags": "math, demo",
+        },
+    )
     agent = Agent.objects.get(name="Ada")
     assert response.status_code == 302 and response["Location"] == reverse("agent", args=[agent.id])
     assert agent.owner == alice and agent.tags == ["demo", "math"]
@@ -65,26 +83,41 @@ def test_creating_an_agent_from_the_form(alice, as_alice):
 
 
 def test_creating_with_a_bad_model_handle_shows_the_error(as_alice):
-    response = as_alice.post(reverse("agent-new"), {"name": "Bad", "agent_type": "letta_v1_agent",
-                                                    "model": "no-slash-here"})
+    response = as_alice.post(
+        reverse("agent-new"),
+        {"name": "Bad", "agent_type": "letta_v1_agent", "model": "no-slash-here"},
+    )
     assert response.status_code == 422 and "provider/model" in response.text
     assert not Agent.objects.filter(name="Bad").exists()
 
 
-def test_the_workspace_opens_for_owner_and_team_and_is_a_404_for_strangers(agent, as_alice, as_bob, as_charlie):
+def test_the_workspace_opens_for_owner_and_team_and_is_a_404_for_strangers(
+    agent, as_alice, as_bob, as_charlie
+):
     url = reverse("agent", args=[agent.id])
     page = as_alice.get(url)
     assert page.status_code == 200
-    for marker in ('id="chat-log"', 'id="context-panel"', 'id="blocks-list"', 'id="settings-panel"',
-                   'id="tools-panel"', f'ws-connect="/ws/agents/{agent.id}/"', "Name: unknown"):
+    for marker in (
+        'id="chat-log"',
+        'id="context-panel"',
+        'id="blocks-list"',
+        'id="settings-panel"',
+        'id="tools-panel"',
+        f'ws-connect="/ws/agents/{agent.id}/"',
+        "Name: unknown",
+    ):
         assert marker in page.text, marker
     assert as_bob.get(url).status_code == 200
     assert as_charlie.get(url).status_code == 404
 
 
 def test_the_workspace_opens_each_tab_as_a_full_page(agent, as_alice):
-    for tab, marker in (("archival", 'id="archival-panel"'), ("recall", 'id="recall-panel"'),
-                        ("runs", 'id="runs-panel"'), ("nonsense", 'id="memory-panel"')):
+    for tab, marker in (
+        ("archival", 'id="archival-panel"'),
+        ("recall", 'id="recall-panel"'),
+        ("runs", 'id="runs-panel"'),
+        ("nonsense", 'id="memory-panel"'),
+    ):
         page = as_alice.get(reverse("agent", args=[agent.id]), {"tab": tab})
         assert marker in page.text, tab
 
@@ -100,8 +133,12 @@ def test_duplicating_copies_configuration_and_memory_but_not_the_conversation(ag
     copy = Agent.objects.exclude(pk=agent.pk).get()
     assert response["Location"] == reverse("agent", args=[copy.id])
     assert copy.owner == bob and copy.name == "Sam copy" and copy.model == agent.model
-    assert {b.label: b.value for b in copy.blocks.all()} == {b.label: b.value for b in agent.blocks.all()}
-    assert set(copy.blocks.values_list("id", flat=True)).isdisjoint(agent.blocks.values_list("id", flat=True))
+    assert {b.label: b.value for b in copy.blocks.all()} == {
+        b.label: b.value for b in agent.blocks.all()
+    }
+    assert set(copy.blocks.values_list("id", flat=True)).isdisjoint(
+        agent.blocks.values_list("id", flat=True)
+    )
     assert set(copy.tools.all()) == set(agent.tools.all())
     assert not copy.messages.exclude(role="system").exists()
 
@@ -151,22 +188,40 @@ def test_importing_a_file_that_is_not_json_says_so(as_alice):
 
 
 def test_settings_are_saved_by_the_team_and_refused_to_strangers(agent, as_bob, as_charlie):
-    data = {"name": "Sammy", "description": "Helps", "system": "Be brief.\n{CORE_MEMORY}",
-            "model": "openai/gpt-4o", "temperature": "0.3", "max_tokens": "512", "enable_reasoner": "",
-            "context_window_limit": "8000", "embedding": "", "tags": "a, b"}
+    data = {
+        "name": "Sammy",
+        "description": "Helps",
+        "system": "Be brief.\n{CORE_MEMORY}",
+        "model": "openai/gpt-4o",
+        "temperature": "0.3",
+        "max_tokens": "512",
+        "enable_reasoner": "",
+        "context_window_limit": "8000",
+        "embedding": "",
+        "tags": "a, b",
+    }
     assert as_charlie.post(reverse("agent-settings", args=[agent.id]), data).status_code == 404
     response = htmx(as_bob, "post", reverse("agent-settings", args=[agent.id]), data)
     assert response.status_code == 200 and "Saved." in response.text
     assert 'id="agent-title" hx-swap-oob="true">Sammy<' in response.text
     agent.refresh_from_db()
-    assert (agent.name, agent.model, agent.context_window_limit, agent.tags) == ("Sammy", "openai/gpt-4o", 8000, ["a", "b"])
+    assert (agent.name, agent.model, agent.context_window_limit, agent.tags) == (
+        "Sammy",
+        "openai/gpt-4o",
+        8000,
+        ["a", "b"],
+    )
     assert agent.llm_config["temperature"] == 0.3 and agent.llm_config["max_tokens"] == 512
     assert json.dumps(agent.llm_config)
 
 
 def test_invalid_settings_come_back_with_errors(agent, as_alice):
-    response = htmx(as_alice, "post", reverse("agent-settings", args=[agent.id]),
-                    {"name": "<bad>", "model": "x", "context_window_limit": "10"})
+    response = htmx(
+        as_alice,
+        "post",
+        reverse("agent-settings", args=[agent.id]),
+        {"name": "<bad>", "model": "x", "context_window_limit": "10"},
+    )
     assert response.status_code == 422
     assert "provider/model" in response.text and "256" in response.text
     agent.refresh_from_db()

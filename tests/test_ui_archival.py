@@ -14,7 +14,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def insert(client, agent, text, tags=""):
-    return htmx(client, "post", reverse("passage-new", args=[agent.id]), {"text": text, "tags": tags})
+    return htmx(
+        client, "post", reverse("passage-new", args=[agent.id]), {"text": text, "tags": tags}
+    )
 
 
 def test_inserting_then_finding_a_memory_as_the_agent_would(agent, as_bob):
@@ -23,10 +25,17 @@ def test_inserting_then_finding_a_memory_as_the_agent_would(agent, as_bob):
     passage = m.Passage.objects.get(archive__agents=agent)
     assert passage.tags == ["family", "pets"] and "Miso" in response.text
     insert(as_bob, agent, "The office wifi password is hunter2.", "work")
-    found = htmx(as_bob, "get", reverse("panel", args=[agent.id, "archival"]), {"q": "cat name"}).text
+    found = htmx(
+        as_bob, "get", reverse("panel", args=[agent.id, "archival"]), {"q": "cat name"}
+    ).text
     assert "Miso" in found and "score" in found
     assert "hunter2" not in found or found.index("Miso") < found.index("hunter2")  # best first
-    tagged = htmx(as_bob, "get", reverse("panel", args=[agent.id, "archival"]), {"q": "password", "tags": "work"}).text
+    tagged = htmx(
+        as_bob,
+        "get",
+        reverse("panel", args=[agent.id, "archival"]),
+        {"q": "password", "tags": "work"},
+    ).text
     assert "hunter2" in tagged and "Miso" not in tagged
 
 
@@ -36,17 +45,27 @@ def test_browsing_is_paginated_newest_first(agent, as_alice):
     first = htmx(as_alice, "get", reverse("panel", args=[agent.id, "archival"])).text
     assert "23 memories" in first and "note number 22" in first and "note number 2<" not in first
     assert "page 1 of 2" in first
-    second = htmx(as_alice, "get", reverse("panel", args=[agent.id, "archival"]), {"page": "2"}).text
+    second = htmx(
+        as_alice, "get", reverse("panel", args=[agent.id, "archival"]), {"page": "2"}
+    ).text
     assert "note number 2<" in second and "note number 22" not in second
 
 
 def test_searching_by_date_range(agent, as_alice):
     insert(as_alice, agent, "today's thought")
-    empty = htmx(as_alice, "get", reverse("panel", args=[agent.id, "archival"]),
-                 {"q": "thought", "start": "2001-01-01", "end": "2001-12-31"}).text
+    empty = htmx(
+        as_alice,
+        "get",
+        reverse("panel", args=[agent.id, "archival"]),
+        {"q": "thought", "start": "2001-01-01", "end": "2001-12-31"},
+    ).text
     assert "Nothing found." in empty
-    found = htmx(as_alice, "get", reverse("panel", args=[agent.id, "archival"]),
-                 {"q": "thought", "start": "2001-01-01"}).text
+    found = htmx(
+        as_alice,
+        "get",
+        reverse("panel", args=[agent.id, "archival"]),
+        {"q": "thought", "start": "2001-01-01"},
+    ).text
     assert "today&#x27;s thought" in found
 
 
@@ -68,9 +87,17 @@ def test_strangers_cannot_read_insert_or_delete(agent, alice, as_alice, as_charl
     passage = m.Passage.objects.get()
     assert htmx(as_charlie, "get", reverse("panel", args=[agent.id, "archival"])).status_code == 404
     assert insert(as_charlie, agent, "sneaky").status_code == 404
-    assert htmx(as_charlie, "post", reverse("passage-delete", args=[agent.id, passage.id])).status_code == 404
+    assert (
+        htmx(as_charlie, "post", reverse("passage-delete", args=[agent.id, passage.id])).status_code
+        == 404
+    )
     theirs = make_agent(charlie, name="Theirs")
-    assert htmx(as_charlie, "post", reverse("passage-delete", args=[theirs.id, passage.id])).status_code == 404
+    assert (
+        htmx(
+            as_charlie, "post", reverse("passage-delete", args=[theirs.id, passage.id])
+        ).status_code
+        == 404
+    )
     assert m.Passage.objects.count() == 1
 
 
@@ -78,13 +105,21 @@ def test_recall_search_finds_any_earlier_message(agent, alice, as_alice, fake_ll
     from memory.services.turns import message_send
 
     fake_llm.script(reply("Enjoy Lisbon!"))
-    message_send(agent=agent, texts=["I'm flying to Lisbon on Friday"], user=alice, config=fast_config())
+    message_send(
+        agent=agent, texts=["I'm flying to Lisbon on Friday"], user=alice, config=fast_config()
+    )
     fake_llm.script(reply("ok"))
     message_send(agent=agent, texts=["Unrelated chatter"], user=alice, config=fast_config())
-    found = htmx(as_alice, "get", reverse("panel", args=[agent.id, "recall"]), {"q": "Lisbon flight"}).text
+    found = htmx(
+        as_alice, "get", reverse("panel", args=[agent.id, "recall"]), {"q": "Lisbon flight"}
+    ).text
     assert "flying to Lisbon on Friday" in found and "Enjoy Lisbon!" in found
-    only_agent = htmx(as_alice, "get", reverse("panel", args=[agent.id, "recall"]),
-                      {"q": "Lisbon", "role": "assistant"}).text
+    only_agent = htmx(
+        as_alice,
+        "get",
+        reverse("panel", args=[agent.id, "recall"]),
+        {"q": "Lisbon", "role": "assistant"},
+    ).text
     assert "Enjoy Lisbon!" in only_agent and "flying to Lisbon" not in only_agent
     latest = htmx(as_alice, "get", reverse("panel", args=[agent.id, "recall"])).text
     assert "Unrelated chatter" in latest

@@ -32,13 +32,20 @@ def test_sending_answers_at_once_with_the_message_and_a_running_status(agent, as
 
 def test_the_history_shows_tool_calls_results_and_reasoning_distinctly(agent, as_alice, fake_llm):
     fake_llm.script(
-        tool_call("memory_replace", {"label": "human", "old_string": "Name: unknown", "new_string": "Name: Alice"},
-                  reasoning="The user told me their name."),
+        tool_call(
+            "memory_replace",
+            {"label": "human", "old_string": "Name: unknown", "new_string": "Name: Alice"},
+            reasoning="The user told me their name.",
+        ),
         reply("Nice to meet you, Alice!"),
     )
     wait_for_run(m.Run.objects.get(pk=_run_id(send(as_alice, agent, "I'm Alice"))).id)
     page = as_alice.get(reverse("agent", args=[agent.id])).text
-    assert 'class="msg msg-user' in page and 'class="msg msg-assistant' in page and 'class="msg msg-tool' in page
+    assert (
+        'class="msg msg-user' in page
+        and 'class="msg msg-assistant' in page
+        and 'class="msg msg-tool' in page
+    )
     assert "The user told me their name." in page and "memory_replace" in page
     assert "&quot;new_string&quot;: &quot;Name: Alice&quot;" in page
     assert "Name: Alice" in m.Block.objects.get(agent_links__agent=agent, label="human").value
@@ -47,7 +54,10 @@ def test_the_history_shows_tool_calls_results_and_reasoning_distinctly(agent, as
 def test_memgpt_agents_speak_through_send_message_and_show_heartbeats(alice, as_alice, fake_llm):
     agent = make_agent(alice, agent_type="memgpt_v2_agent")
     fake_llm.script(
-        tool_call("memory_insert", {"label": "human", "new_string": "Likes tea", "request_heartbeat": True}),
+        tool_call(
+            "memory_insert",
+            {"label": "human", "new_string": "Likes tea", "request_heartbeat": True},
+        ),
         tool_call("send_message", {"message": "Tea it is."}),
     )
     wait_for_run(_run_id(send(as_alice, agent, "I like tea")))
@@ -95,7 +105,9 @@ def test_stopping_a_run_that_already_ended_shows_idle(agent, as_alice):
 
 
 def test_a_tool_call_waiting_for_approval_can_be_approved_from_the_chat(alice, as_alice, fake_llm):
-    agent = make_agent(alice, tool_rules=[{"type": "requires_approval", "tool_name": "archival_memory_insert"}])
+    agent = make_agent(
+        alice, tool_rules=[{"type": "requires_approval", "tool_name": "archival_memory_insert"}]
+    )
     fake_llm.script(tool_call("archival_memory_insert", {"content": "Alice likes tea"}))
     run = wait_for_run(_run_id(send(as_alice, agent, "Remember I like tea")))
     assert run.stop_reason == "requires_approval"
@@ -103,11 +115,18 @@ def test_a_tool_call_waiting_for_approval_can_be_approved_from_the_chat(alice, a
     assert 'name="approve" value="1"' in page
     call_id = m.Message.objects.get(agent=agent, role="assistant").content[-1]["id"]
     fake_llm.script(reply("Saved."))
-    response = htmx(as_alice, "post", reverse("approval-send", args=[agent.id]),
-                    {"tool_call_id": call_id, "approve": "1"})
+    response = htmx(
+        as_alice,
+        "post",
+        reverse("approval-send", args=[agent.id]),
+        {"tool_call_id": call_id, "approve": "1"},
+    )
     assert "Approved" in response.text
     resumed = wait_for_run(m.Run.objects.exclude(pk=run.pk).get(agent=agent).id)
-    assert resumed.stop_reason == "end_turn" and m.Passage.objects.filter(text="Alice likes tea").exists()
+    assert (
+        resumed.stop_reason == "end_turn"
+        and m.Passage.objects.filter(text="Alice likes tea").exists()
+    )
     assert 'name="approve" value="1"' not in as_alice.get(reverse("agent", args=[agent.id])).text
 
 
@@ -115,11 +134,20 @@ def test_older_messages_load_on_demand(agent, as_alice):
     from datetime import UTC, datetime
 
     for i in range(70):
-        m.Message.objects.create(agent=agent, role="user", kind="user_message", created_at=datetime.now(UTC),
-                                 content=[{"type": "text", "text": f'{{"type": "user_message", "message": "note {i}"}}'}])
+        m.Message.objects.create(
+            agent=agent,
+            role="user",
+            kind="user_message",
+            created_at=datetime.now(UTC),
+            content=[
+                {"type": "text", "text": f'{{"type": "user_message", "message": "note {i}"}}'}
+            ],
+        )
     page = as_alice.get(reverse("agent", args=[agent.id])).text
     assert "note 69" in page and "note 5<" not in page and "Load earlier messages" in page
-    oldest = m.Message.objects.filter(agent=agent, role="user").order_by("sequence_id")[10].sequence_id
+    oldest = (
+        m.Message.objects.filter(agent=agent, role="user").order_by("sequence_id")[10].sequence_id
+    )
     older = htmx(as_alice, "get", reverse("chat-older", args=[agent.id]), {"before": oldest}).text
     assert "note 9<" in older and "note 10<" not in older
 
@@ -135,7 +163,7 @@ def test_model_output_and_messages_are_escaped(agent, as_alice, fake_llm):
 
 
 def chat_log(page: str) -> str:
-    return page[page.index('id="chat-log"'):page.index('id="composer"')]
+    return page[page.index('id="chat-log"') : page.index('id="composer"')]
 
 
 def _run_id(response):

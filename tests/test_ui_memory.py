@@ -17,8 +17,13 @@ def human(agent):
 
 
 def edit(client, agent, block, **data):
-    fields = {"label": block.label, "description": block.description, "value": block.value,
-              "limit": block.limit, "version": block.version}
+    fields = {
+        "label": block.label,
+        "description": block.description,
+        "value": block.value,
+        "limit": block.limit,
+        "version": block.version,
+    }
     fields.update(data)
     return htmx(client, "post", reverse("block-edit", args=[agent.id, block.id]), fields)
 
@@ -81,7 +86,9 @@ def test_undo_with_nothing_to_undo_says_so(alice, as_alice):
 
 def test_adding_a_block_and_refusing_a_duplicate_label(agent, as_alice, alice):
     url = reverse("block-new", args=[agent.id])
-    response = htmx(as_alice, "post", url, {"new-label": "projects", "new-value": "ADE", "new-limit": "1000"})
+    response = htmx(
+        as_alice, "post", url, {"new-label": "projects", "new-value": "ADE", "new-limit": "1000"}
+    )
     assert response.status_code == 200 and "projects" in response.text
     block = m.Block.objects.get(agent_links__agent=agent, label="projects")
     assert (block.value, block.limit, block.owner) == ("ADE", 1000, alice)
@@ -96,7 +103,9 @@ def test_sharing_a_block_between_agents_and_deleting_only_unshared_ones(alice, a
     assert f'value="{team_block.id}"' in panel  # offered for sharing
     htmx(as_alice, "post", reverse("block-share", args=[agent.id]), {"block_id": team_block.id})
     assert m.AgentBlock.objects.filter(agent=agent, block=team_block).exists()
-    refused = htmx(as_alice, "post", reverse("block-remove", args=[agent.id, team_block.id]), {"delete": "1"})
+    refused = htmx(
+        as_alice, "post", reverse("block-remove", args=[agent.id, team_block.id]), {"delete": "1"}
+    )
     assert refused.status_code == 409 and "shared with 1 other agent" in refused.text
     htmx(as_alice, "post", reverse("block-remove", args=[agent.id, team_block.id]))
     assert not m.AgentBlock.objects.filter(agent=agent, block=team_block).exists()
@@ -109,18 +118,37 @@ def test_sharing_a_block_between_agents_and_deleting_only_unshared_ones(alice, a
 def test_strangers_get_404_for_every_block_action(agent, as_charlie, charlie):
     block = human(agent)
     theirs = make_agent(charlie, name="Mine")
-    for name, method in (("block-edit", "get"), ("block-edit", "post"), ("block-undo", "post"),
-                         ("block-history", "get"), ("block-remove", "post"), ("block", "get")):
+    for name, method in (
+        ("block-edit", "get"),
+        ("block-edit", "post"),
+        ("block-undo", "post"),
+        ("block-history", "get"),
+        ("block-remove", "post"),
+        ("block", "get"),
+    ):
         response = htmx(as_charlie, method, reverse(name, args=[agent.id, block.id]))
         assert response.status_code == 404, name
     # Nor through an agent of their own.
-    assert htmx(as_charlie, "get", reverse("block-edit", args=[theirs.id, block.id])).status_code == 404
-    assert htmx(as_charlie, "post", reverse("block-share", args=[theirs.id]), {"block_id": block.id}).status_code == 404
+    assert (
+        htmx(as_charlie, "get", reverse("block-edit", args=[theirs.id, block.id])).status_code
+        == 404
+    )
+    assert (
+        htmx(
+            as_charlie, "post", reverse("block-share", args=[theirs.id]), {"block_id": block.id}
+        ).status_code
+        == 404
+    )
     assert human(agent).version == 1
 
 
 def test_block_contents_are_escaped(agent, as_alice):
-    edit(as_alice, agent, human(agent), value='<script>alert(1)</script><img src=x onerror="alert(2)">')
+    edit(
+        as_alice,
+        agent,
+        human(agent),
+        value='<script>alert(1)</script><img src=x onerror="alert(2)">',
+    )
     page = as_alice.get(reverse("agent", args=[agent.id])).text
     assert "<script>alert(1)" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page

@@ -18,7 +18,9 @@ def run(agent, alice, fake_llm):
     from memory.services.turns import message_send
 
     fake_llm.script(tool_call("conversation_search", {"query": "tea"}), reply("No tea talk yet."))
-    result = message_send(agent=agent, texts=["Did we talk about tea?"], user=alice, config=fast_config())
+    result = message_send(
+        agent=agent, texts=["Did we talk about tea?"], user=alice, config=fast_config()
+    )
     return m.Run.objects.get(pk=result.run_id)
 
 
@@ -32,7 +34,11 @@ def test_the_runs_panel_lists_runs_with_a_token_chart(agent, run, as_alice):
 def test_a_run_expands_to_its_steps_and_a_step_to_its_raw_request(agent, run, as_alice):
     steps = htmx(as_alice, "get", reverse("run-steps", args=[agent.id, run.id])).text
     step = run.steps.order_by("created_at").first()
-    assert f"{step.prompt_tokens} / {step.completion_tokens} tok" in steps and "LLM " in steps and " ms" in steps
+    assert (
+        f"{step.prompt_tokens} / {step.completion_tokens} tok" in steps
+        and "LLM " in steps
+        and " ms" in steps
+    )
     raw = htmx(as_alice, "get", reverse("step-raw", args=[agent.id, step.id])).text
     assert "&quot;messages&quot;" in raw and "&quot;tools&quot;" in raw and "response" in raw
 

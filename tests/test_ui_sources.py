@@ -51,8 +51,9 @@ def system_prompt(agent) -> str:
 
 @pytest.fixture
 def folder(agent, alice):
-    return source_create_for_agent(owner=alice, agent=agent, name="handbook",
-                                   instructions="Quote the section you rely on.")
+    return source_create_for_agent(
+        owner=alice, agent=agent, name="handbook", instructions="Quote the section you rely on."
+    )
 
 
 def test_the_workspace_has_a_files_tab_that_starts_empty(agent, as_alice):
@@ -66,26 +67,50 @@ def test_the_workspace_has_a_files_tab_that_starts_empty(agent, as_alice):
 
 
 def test_a_new_folder_is_attached_with_the_file_tools_and_shown_to_the_agent(agent, as_alice):
-    response = new_folder(as_alice, agent, description="Company rules", instructions="Quote the section.")
-    assert response.status_code == 200 and "handbook" in response.text and "Company rules" in response.text
+    response = new_folder(
+        as_alice, agent, description="Company rules", instructions="Quote the section."
+    )
+    assert (
+        response.status_code == 200
+        and "handbook" in response.text
+        and "Company rules" in response.text
+    )
     source = Source.objects.get(name="handbook")
     assert list(source.agents.all()) == [agent] and source.owner.username == "alice"
-    assert {"open_files", "grep_files", "semantic_search_files"} <= set(agent.tools.values_list("name", flat=True))
+    assert {"open_files", "grep_files", "semantic_search_files"} <= set(
+        agent.tools.values_list("name", flat=True)
+    )
     prompt = system_prompt(agent)
     assert '<directory name="handbook">' in prompt and "Quote the section." in prompt
     assert new_folder(as_alice, agent).status_code == 422  # names are unique in a team
 
 
-def test_uploading_several_files_queues_each_and_refuses_a_bad_type_at_once(agent, as_alice, folder):
-    response = upload(as_alice, agent, folder, ("leave.md", b"# Leave\n\nEveryone gets 25 days."),
-                      ("rota.csv", b"name,day\nAna,Mon\nBo,Tue\n"), ("photo.png", b"\x89PNG\r\n"))
+def test_uploading_several_files_queues_each_and_refuses_a_bad_type_at_once(
+    agent, as_alice, folder
+):
+    response = upload(
+        as_alice,
+        agent,
+        folder,
+        ("leave.md", b"# Leave\n\nEveryone gets 25 days."),
+        ("rota.csv", b"name,day\nAna,Mon\nBo,Tue\n"),
+        ("photo.png", b"\x89PNG\r\n"),
+    )
     assert response.status_code == 200
-    assert response.text.count('class="file"') == 2 and response.text.count('data-status="pending"') == 2
+    assert (
+        response.text.count('class="file"') == 2
+        and response.text.count('data-status="pending"') == 2
+    )
     assert "photo.png: unsupported file type" in response.text
-    assert f'id="folder-{folder.id}-notes" class="upload-notes" aria-live="polite" hx-swap-oob="true"' in response.text
+    assert (
+        f'id="folder-{folder.id}-notes" class="upload-notes" aria-live="polite" hx-swap-oob="true"'
+        in response.text
+    )
     # Rows still being processed ask for themselves now and then.
     leave = SourceFile.objects.get(file_name="leave.md")
-    assert f'hx-get="{url("files-file", agent, leave.id)}" hx-trigger="load delay:3s"' in response.text
+    assert (
+        f'hx-get="{url("files-file", agent, leave.id)}" hx-trigger="load delay:3s"' in response.text
+    )
 
     assert run_pending() == 2
     row = htmx(as_alice, "get", url("files-file", agent, leave.id)).text
@@ -114,7 +139,9 @@ def test_a_file_that_cannot_be_read_shows_why(agent, as_alice, folder):
 
 
 def test_file_names_and_errors_are_escaped(agent, as_alice, folder):
-    response = upload(as_alice, agent, folder, (EVIL, b"harmless text"), ("<b onclick=x>bad.exe", b"x"))
+    response = upload(
+        as_alice, agent, folder, (EVIL, b"harmless text"), ("<b onclick=x>bad.exe", b"x")
+    )
     assert "<img src=x" not in response.text and "<b onclick" not in response.text
     assert "&lt;img src=x onerror=alert(1)&gt;.md" in response.text
     assert "&lt;b onclick=x&gt;bad.exe: unsupported file type" in response.text
@@ -133,7 +160,10 @@ def test_closing_and_opening_a_file_changes_what_the_agent_sees(agent, as_alice,
     opened = htmx(as_alice, "post", url("files-file-open", agent, file.id))
     assert opened.status_code == 200 and ">open<" in opened.text and ">Close<" in opened.text
     prompt = system_prompt(agent)
-    assert '<file status="open" name="handbook/leave.md">' in prompt and "3: Everyone gets 25 days." in prompt
+    assert (
+        '<file status="open" name="handbook/leave.md">' in prompt
+        and "3: Everyone gets 25 days." in prompt
+    )
     section = htmx(as_alice, "get", url("context-section", agent, "directories")).text
     assert "Everyone gets 25 days." in section
 
@@ -172,7 +202,9 @@ def test_bob_on_alices_team_can_use_the_tab(agent, as_bob, folder):
     assert SourceFile.objects.get().processing_status == "completed"
 
 
-def test_charlie_can_neither_see_nor_change_alices_files(agent, alice, as_alice, as_charlie, charlie, folder):
+def test_charlie_can_neither_see_nor_change_alices_files(
+    agent, alice, as_alice, as_charlie, charlie, folder
+):
     upload(as_alice, agent, folder, ("leave.md", b"# Leave"))
     run_pending()
     file = SourceFile.objects.get()
@@ -185,7 +217,12 @@ def test_charlie_can_neither_see_nor_change_alices_files(agent, alice, as_alice,
     assert htmx(as_charlie, "get", url("files-file", agent, file.id)).status_code == 404
     # Nor through an agent of his own.
     theirs = make_agent(charlie, name="Theirs")
-    assert htmx(as_charlie, "post", url("files-folder-attach", theirs), {"folder_id": folder.id}).status_code == 404
+    assert (
+        htmx(
+            as_charlie, "post", url("files-folder-attach", theirs), {"folder_id": folder.id}
+        ).status_code
+        == 404
+    )
     assert upload(as_charlie, theirs, folder, ("x.txt", b"sneaky")).status_code == 404
     assert htmx(as_charlie, "post", url("files-file-delete", theirs, file.id)).status_code == 404
     assert "handbook" not in panel(as_charlie, theirs).text
@@ -204,7 +241,9 @@ def test_another_teams_folder_cannot_be_attached(agent, as_alice, charlie):
 
 @pytest.mark.asyncio
 async def test_processing_progress_is_pushed_to_the_agents_open_tabs(agent, alice):
-    folder = await database_sync_to_async(source_create_for_agent)(owner=alice, agent=agent, name="docs")
+    folder = await database_sync_to_async(source_create_for_agent)(
+        owner=alice, agent=agent, name="docs"
+    )
     communicator, connected, _ = await connect(agent.id, alice)
     assert connected
     text = "\n\n".join(f"Paragraph {i}: " + "words " * 120 for i in range(40)).encode()
@@ -229,9 +268,13 @@ async def test_re_embedding_progress_is_pushed_to_the_settings_panel(agent, alic
     for i in range(3):
         await database_sync_to_async(backend.archival_insert)(agent.id, f"fact {i}", [])
     communicator, _, _ = await connect(agent.id, alice)
-    await database_sync_to_async(reembed_start)(agent=agent, embedding="openai/text-embedding-3-small")
+    await database_sync_to_async(reembed_start)(
+        agent=agent, embedding="openai/text-embedding-3-small"
+    )
     await database_sync_to_async(run_pending)()
     html = await frames_until(communicator, "passages re-embedded")
-    assert '<div id="reembed-status" class="job-status" aria-live="polite" hx-swap-oob="true">' in html
+    assert (
+        '<div id="reembed-status" class="job-status" aria-live="polite" hx-swap-oob="true">' in html
+    )
     assert "3 passages re-embedded" in html
     await communicator.disconnect()

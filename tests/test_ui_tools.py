@@ -36,7 +36,9 @@ def test_tool_rules_are_validated_and_saved(agent, as_alice):
     bad = htmx(as_alice, "post", url, {"rules": '[{"type": "nonsense", "tool_name": "x"}]'})
     assert bad.status_code == 422 and "not one of" in bad.text
     assert htmx(as_alice, "post", url, {"rules": "not json"}).status_code == 422
-    good = htmx(as_alice, "post", url, {"rules": '[{"type": "exit_loop", "tool_name": "memory_insert"}]'})
+    good = htmx(
+        as_alice, "post", url, {"rules": '[{"type": "exit_loop", "tool_name": "memory_insert"}]'}
+    )
     assert good.status_code == 200 and "Rules saved." in good.text
     agent.refresh_from_db()
     assert agent.tool_rules == [{"type": "exit_loop", "tool_name": "memory_insert"}]
@@ -45,13 +47,17 @@ def test_tool_rules_are_validated_and_saved(agent, as_alice):
 def test_the_editor_previews_the_schema_the_model_will_see(agent, as_alice):
     html = htmx(as_alice, "post", reverse("tool-preview", args=[agent.id]), {"source": SOURCE}).text
     assert "&quot;name&quot;: &quot;shout&quot;" in html and "What to say." in html
-    broken = htmx(as_alice, "post", reverse("tool-preview", args=[agent.id]), {"source": "def f(:"}).text
+    broken = htmx(
+        as_alice, "post", reverse("tool-preview", args=[agent.id]), {"source": "def f(:"}
+    ).text
     assert "syntax error" in broken
 
 
 def test_a_test_run_shows_output_and_errors(agent, as_alice):
     url = reverse("tool-run", args=[agent.id])
-    ok = htmx(as_alice, "post", url, {"source": SOURCE, "arguments": '{"text": "hi", "times": 2}'}).text
+    ok = htmx(
+        as_alice, "post", url, {"source": SOURCE, "arguments": '{"text": "hi", "times": 2}'}
+    ).text
     assert "HI HI" in ok and "shouting" in ok
     failing = SOURCE.replace('print("shouting")', 'raise ValueError("too quiet")')
     error = htmx(as_alice, "post", url, {"source": failing, "arguments": '{"text": "hi"}'}).text
@@ -61,7 +67,9 @@ def test_a_test_run_shows_output_and_errors(agent, as_alice):
 
 
 def test_saving_creates_a_team_tool_and_attaches_it(agent, as_bob, bob):
-    response = htmx(as_bob, "post", reverse("tool-save", args=[agent.id]), {"source": SOURCE, "arguments": "{}"})
+    response = htmx(
+        as_bob, "post", reverse("tool-save", args=[agent.id]), {"source": SOURCE, "arguments": "{}"}
+    )
     assert response.status_code == 200 and "Saved <code>shout</code>" in response.text
     tool = Tool.objects.get(name="shout")
     assert tool.organization_id == bob.organization_id and tool.json_schema["name"] == "shout"
@@ -78,8 +86,26 @@ def test_a_tool_may_not_take_a_built_in_name(agent, as_alice):
 
 def test_strangers_cannot_touch_tools(agent, as_charlie):
     tool = agent.tools.first()
-    assert htmx(as_charlie, "post", reverse("tool-detach", args=[agent.id, tool.id])).status_code == 404
-    assert htmx(as_charlie, "post", reverse("tool-rules", args=[agent.id]), {"rules": "[]"}).status_code == 404
-    assert htmx(as_charlie, "post", reverse("tool-run", args=[agent.id]), {"source": SOURCE}).status_code == 404
-    assert htmx(as_charlie, "post", reverse("tool-save", args=[agent.id]), {"source": SOURCE}).status_code == 404
+    assert (
+        htmx(as_charlie, "post", reverse("tool-detach", args=[agent.id, tool.id])).status_code
+        == 404
+    )
+    assert (
+        htmx(
+            as_charlie, "post", reverse("tool-rules", args=[agent.id]), {"rules": "[]"}
+        ).status_code
+        == 404
+    )
+    assert (
+        htmx(
+            as_charlie, "post", reverse("tool-run", args=[agent.id]), {"source": SOURCE}
+        ).status_code
+        == 404
+    )
+    assert (
+        htmx(
+            as_charlie, "post", reverse("tool-save", args=[agent.id]), {"source": SOURCE}
+        ).status_code
+        == 404
+    )
     assert agent.tools.filter(pk=tool.pk).exists()

@@ -7,8 +7,17 @@ from tests.ui_helpers import *  # noqa: F403 - fixtures
 
 
 def msg(kind, role, *parts, **extra):
-    return {"id": "m1", "kind": kind, "role": role, "content": list(parts), "run_id": "r1",
-            "created_at": "2026-01-01T10:00:00+00:00", "is_err": False, "meta": {}, **extra}
+    return {
+        "id": "m1",
+        "kind": kind,
+        "role": role,
+        "content": list(parts),
+        "run_id": "r1",
+        "created_at": "2026-01-01T10:00:00+00:00",
+        "is_err": False,
+        "meta": {},
+        **extra,
+    }
 
 
 def text(value):
@@ -16,25 +25,55 @@ def text(value):
 
 
 def test_user_messages_show_the_words_not_the_envelope():
-    entry = chat_entry(msg("user_message", "user", text(json.dumps({"type": "user_message", "message": "Hi"}))))
+    entry = chat_entry(
+        msg("user_message", "user", text(json.dumps({"type": "user_message", "message": "Hi"})))
+    )
     assert (entry["kind"], entry["text"]) == ("user", "Hi")
     assert entry["created_at"].year == 2026
 
 
 def test_assistant_messages_carry_reasoning_text_and_pretty_tool_arguments():
-    entry = chat_entry(msg("assistant", "assistant", {"type": "reasoning", "text": "think"}, text("Hello"),
-                           {"type": "tool_call", "id": "c1", "name": "memory_insert", "arguments": '{"a":1}'}))
+    entry = chat_entry(
+        msg(
+            "assistant",
+            "assistant",
+            {"type": "reasoning", "text": "think"},
+            text("Hello"),
+            {"type": "tool_call", "id": "c1", "name": "memory_insert", "arguments": '{"a":1}'},
+        )
+    )
     assert entry["reasoning"] == ["think"] and entry["text"] == "Hello"
-    assert entry["tool_calls"] == [{"id": "c1", "name": "memory_insert", "arguments": '{\n  "a": 1\n}',
-                                    "awaiting_approval": False}]
+    assert entry["tool_calls"] == [
+        {
+            "id": "c1",
+            "name": "memory_insert",
+            "arguments": '{\n  "a": 1\n}',
+            "awaiting_approval": False,
+        }
+    ]
 
 
 def test_send_message_is_the_agent_speaking_and_its_routine_return_is_hidden():
-    entry = chat_entry(msg("assistant", "assistant",
-                           {"type": "tool_call", "id": "c1", "name": "send_message", "arguments": '{"message": "Yo"}'}))
+    entry = chat_entry(
+        msg(
+            "assistant",
+            "assistant",
+            {
+                "type": "tool_call",
+                "id": "c1",
+                "name": "send_message",
+                "arguments": '{"message": "Yo"}',
+            },
+        )
+    )
     assert entry["said"] == "Yo" and entry["tool_calls"] == []
-    ok = {"type": "tool_return", "tool_call_id": "c1", "name": "send_message", "status": "success",
-          "content": json.dumps({"status": "OK", "message": "None"})}
+    ok = {
+        "type": "tool_return",
+        "tool_call_id": "c1",
+        "name": "send_message",
+        "status": "success",
+        "content": json.dumps({"status": "OK", "message": "None"}),
+    }
     assert chat_entry(msg("tool_return", "tool", ok)) is None
     failed = dict(ok, status="error", content=json.dumps({"status": "Failed", "message": "boom"}))
     entry = chat_entry(msg("tool_return", "tool", failed))
@@ -42,15 +81,32 @@ def test_send_message_is_the_agent_speaking_and_its_routine_return_is_hidden():
 
 
 def test_tool_results_errors_heartbeats_alerts_and_summaries_are_distinct():
-    ret = {"type": "tool_return", "tool_call_id": "c", "name": "lookup", "status": "success",
-           "content": json.dumps({"status": "OK", "message": '{"x": 1}'}), "stdout": ["out"]}
+    ret = {
+        "type": "tool_return",
+        "tool_call_id": "c",
+        "name": "lookup",
+        "status": "success",
+        "content": json.dumps({"status": "OK", "message": '{"x": 1}'}),
+        "stdout": ["out"],
+    }
     entry = chat_entry(msg("tool_return", "tool", ret))
-    assert entry["kind"] == "tool" and entry["ok"] and entry["result"] == '{\n  "x": 1\n}' and entry["stdout"] == "out"
-    beat = chat_entry(msg("heartbeat", "user", text(json.dumps({"type": "heartbeat", "reason": "go on"}))))
+    assert (
+        entry["kind"] == "tool"
+        and entry["ok"]
+        and entry["result"] == '{\n  "x": 1\n}'
+        and entry["stdout"] == "out"
+    )
+    beat = chat_entry(
+        msg("heartbeat", "user", text(json.dumps({"type": "heartbeat", "reason": "go on"})))
+    )
     assert (beat["kind"], beat["text"]) == ("heartbeat", "go on")
-    alert = chat_entry(msg("system_alert", "user", text(json.dumps({"type": "system_alert", "message": "hot"}))))
+    alert = chat_entry(
+        msg("system_alert", "user", text(json.dumps({"type": "system_alert", "message": "hot"})))
+    )
     assert (alert["kind"], alert["label"], alert["text"]) == ("event", "system alert", "hot")
-    summary = chat_entry(msg("summary", "user", text("x"), meta={"summary": "S", "hidden_count": 4}))
+    summary = chat_entry(
+        msg("summary", "user", text("x"), meta={"summary": "S", "hidden_count": 4})
+    )
     assert (summary["kind"], summary["hidden"], summary["text"]) == ("summary", 4, "S")
 
 
@@ -64,6 +120,11 @@ def test_the_system_prompt_is_not_a_chat_message_and_approvals_wait_until_answer
 
 def test_unparseable_envelopes_and_arguments_are_shown_raw():
     assert chat_entry(msg("user_message", "user", text("plain")))["text"] == "plain"
-    entry = chat_entry(msg("assistant", "assistant",
-                           {"type": "tool_call", "id": "c", "name": "f", "arguments": '{"broken'}))
+    entry = chat_entry(
+        msg(
+            "assistant",
+            "assistant",
+            {"type": "tool_call", "id": "c", "name": "f", "arguments": '{"broken'},
+        )
+    )
     assert entry["tool_calls"][0]["arguments"] == '{"broken'

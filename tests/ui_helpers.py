@@ -14,7 +14,12 @@ from tests.engine_helpers import fake_llm  # noqa: F401 - re-exported fixture
 __all__ = ["agent", "as_alice", "as_bob", "as_charlie", "fake_llm", "turns_settle"]
 
 BLOCKS = [
-    {"label": "human", "value": "Name: unknown", "limit": 500, "description": "Facts about the user."},
+    {
+        "label": "human",
+        "value": "Name: unknown",
+        "limit": 500,
+        "description": "Facts about the user.",
+    },
     {"label": "persona", "value": "I am Sam, a helpful assistant.", "limit": 500},
 ]
 
@@ -79,8 +84,9 @@ def turns_settle():
     yield
     from memory.models import Run
 
-    for run_id in Run.objects.filter(status__in=["created", "running"], request_config__source="ade") \
-            .values_list("id", flat=True):
+    for run_id in Run.objects.filter(
+        status__in=["created", "running"], request_config__source="ade"
+    ).values_list("id", flat=True):
         try:
             wait_for_run(run_id, timeout=10)
         except AssertionError:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from django.db import transaction
 from django.db.models import Q
 from ninja import File, Form, Query, Router, Schema
 from ninja.files import UploadedFile
@@ -41,7 +40,6 @@ from memory.llm.registry import list_all_models
 from memory.selectors import cursor_page
 from memory.services.base_tools import base_tools_ensure, base_tools_sync
 from memory.services.providers import provider_config
-from memory.services.reembed import reembed_if_changed
 
 router = Router()
 
@@ -121,10 +119,7 @@ def count_agents(request, filters: Query[AgentFilters]):
 def create_agent(request, payload: s.AgentIn):
     """Create an agent: inline `memory_blocks` and/or shared `block_ids`, tools by
     name or id (plus the base tools of its type unless include_base_tools is false)."""
-    base_tools_ensure()
     agent = agent_create(owner=request.auth, **payload.create_kwargs(request.auth))
-    if payload.message_buffer_autoclear:
-        agent = agent_update(agent=agent, user=request.auth, message_buffer_autoclear=True)
     return s.agent_out(agent)
 
 
@@ -175,13 +170,9 @@ def modify_agent(request, agent_id: str, payload: s.AgentPatch):
     """Change only the fields sent. tool_ids / block_ids / message_ids replace the whole set.
     A new `embedding` (or embedding_config) re-embeds the agent's archival memory in the
     background; follow it with GET /v1/jobs/?agent_id=…"""
-    changes = payload.update_kwargs(request.auth)
-    embedding_sent = "embedding" in changes
-    embedding = changes.pop("embedding", None)
-    with transaction.atomic():
-        agent = agent_update(agent=agent_for(request, agent_id), user=request.auth, **changes)
-        if embedding_sent:
-            reembed_if_changed(agent=agent, embedding=embedding)
+    agent = agent_update(
+        agent=agent_for(request, agent_id), user=request.auth, **payload.update_kwargs(request.auth)
+    )
     return s.agent_out(agent)
 
 

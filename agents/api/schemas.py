@@ -209,6 +209,7 @@ class AgentIn(Schema):
             "timezone_name": self.timezone or "UTC",
             "metadata": self.metadata or {},
             "tool_env": self.tool_exec_environment_variables or self.secrets or {},
+            "message_buffer_autoclear": bool(self.message_buffer_autoclear),
         }
         _, endpoint = model_endpoint_from(self.llm_config)
         if endpoint:

@@ -32,7 +32,10 @@ def admin_ensure() -> tuple[User, str | None]:
     if not password:
         password = generated = secrets.token_urlsafe(12)
     user = User.objects.create_superuser(
-        username=settings.ADMIN_USER, email="", password=password, organization=default_organization()
+        username=settings.ADMIN_USER,
+        email="",
+        password=password,
+        organization=default_organization(),
     )
     return user, generated
 
@@ -42,5 +45,7 @@ def apikey_create(*, user: User, name: str = "") -> tuple[APIKey, str]:
     if len(name) > 200:
         raise InvalidInput("API key name is longer than 200 characters.")
     secret = "ade-" + secrets.token_urlsafe(32)
-    key = APIKey.objects.create(user=user, name=name, prefix=secret[:10], hashed_key=APIKey.hash(secret))
+    key = APIKey.objects.create(
+        user=user, name=name, prefix=secret[:10], hashed_key=APIKey.hash(secret)
+    )
     return key, secret

@@ -487,4 +487,6 @@ def agent_duplicate(*, agent: Agent, user: User) -> Agent:
     """A copy through the Agent File: same configuration, tools and memory,
     and a fresh conversation."""
     document = agent_export(agent=agent)
-    return agent_import(user=user, document=document, strip_messages=True, name=f"{agent.name} copy"[:200])[0]
+    return agent_import(
+        user=user, document=document, strip_messages=True, name=f"{agent.name} copy"[:200]
+    )[0]

@@ -23,7 +23,7 @@ from memory import prompts
 from memory.engine.rules import parse_rules
 from memory.llm.registry import parse_handle
 from memory.selectors import blocks_visible_to
-from memory.services.base_tools import base_tools_sync
+from memory.services.base_tools import base_tools_ensure, base_tools_sync
 from memory.services.blocks import block_new
 from memory.services.context import agent_window_set
 from memory.services.events import publish
@@ -65,25 +65,43 @@ def _validate_name(name: str) -> str:
     if not name:
         return f"agent-{ids.make_id('x')[2:10]}"
     if len(name) > 200 or not re.fullmatch(r"[\w\s'\-]+", name):
-        raise InvalidInput(f"Agent name may contain only {NAME_PATTERN_HELP} (at most 200 characters).")
+        raise InvalidInput(
+            f"Agent name may contain only {NAME_PATTERN_HELP} (at most 200 characters)."
+        )
     return name
 
 
 @transaction.atomic
 def agent_create(
-    *, owner: User, name: str = "", agent_type: str = AgentType.LETTA_V1.value, model: str = "",
-    embedding: str = "", system: str | None = None, description: str = "",
-    memory_blocks: list[dict[str, Any]] | None = None, block_ids: list[str] | None = None,
-    tools: list[str] | None = None, tool_ids: list[str] | None = None, include_base_tools: bool = True,
-    tool_rules: list[dict[str, Any]] | None = None, context_window_limit: int | None = None,
-    llm_config: dict[str, Any] | None = None, tags: list[str] | None = None, timezone_name: str = "UTC",
-    metadata: dict[str, Any] | None = None, tool_env: dict[str, str] | None = None,
+    *,
+    owner: User,
+    name: str = "",
+    agent_type: str = AgentType.LETTA_V1.value,
+    model: str = "",
+    embedding: str = "",
+    system: str | None = None,
+    description: str = "",
+    memory_blocks: list[dict[str, Any]] | None = None,
+    block_ids: list[str] | None = None,
+    tools: list[str] | None = None,
+    tool_ids: list[str] | None = None,
+    include_base_tools: bool = True,
+    tool_rules: list[dict[str, Any]] | None = None,
+    context_window_limit: int | None = None,
+    llm_config: dict[str, Any] | None = None,
+    tags: list[str] | None = None,
+    timezone_name: str = "UTC",
+    metadata: dict[str, Any] | None = None,
+    tool_env: dict[str, str] | None = None,
+    message_buffer_autoclear: bool = False,
 ) -> Agent:
     try:
         kind = AgentType(agent_type)
     except ValueError:
-        raise InvalidInput(f"Unknown agent_type {agent_type!r}; use one of "
-                           f"{', '.join(t.value for t in AgentType)}.") from None
+        raise InvalidInput(
+            f"Unknown agent_type {agent_type!r}; use one of "
+            f"{', '.join(t.value for t in AgentType)}."
+        ) from None
     model = model or settings.DEFAULT_LLM_HANDLE
     for handle in (model, embedding):
         if handle:
@@ -100,7 +118,9 @@ def agent_create(
     try:
         ZoneInfo(timezone_name or "UTC")
     except Exception:
-        raise InvalidInput(f"Unknown timezone {timezone_name!r}; use an IANA name like 'Europe/Paris'.") from None
+        raise InvalidInput(
+            f"Unknown timezone {timezone_name!r}; use an IANA name like 'Europe/Paris'."
+        ) from None
 
     # An embedding model whose provider is not configured is refused now (422
     # with the variable to set), not at the first archival insert.
@@ -109,33 +129,55 @@ def agent_create(
     if "context_window" not in llm_config:
         llm_config["context_window"] = resolve_context_window(model)
     agent = Agent.objects.create(
-        owner=owner, organization_id=owner.organization_id, name=_validate_name(name), agent_type=kind.value,
-        system=system if system is not None else prompts.default_system_prompt(kind), model=model,
-        embedding=embedding, description=description or "", llm_config=llm_config,
-        context_window_limit=context_window_limit, tags=sorted(set(tags or [])),
+        owner=owner,
+        organization_id=owner.organization_id,
+        name=_validate_name(name),
+        agent_type=kind.value,
+        system=system if system is not None else prompts.default_system_prompt(kind),
+        model=model,
+        embedding=embedding,
+        description=description or "",
+        llm_config=llm_config,
+        context_window_limit=context_window_limit,
+        tags=sorted(set(tags or [])),
         tool_rules=[r for r in (tool_rules or [])] if rules is not None else [],
-        timezone=timezone_name or "UTC", metadata=metadata or {}, tool_exec_environment_variables=tool_env or {},
+        timezone=timezone_name or "UTC",
+        metadata=metadata or {},
+        tool_exec_environment_variables=tool_env or {},
+        message_buffer_autoclear=message_buffer_autoclear,
     )
-    archive = m.Archive.objects.create(name=f"{agent.name} archive", owner=owner,
-                                       organization_id=owner.organization_id, embedding=embedding)
+    archive = m.Archive.objects.create(
+        name=f"{agent.name} archive",
+        owner=owner,
+        organization_id=owner.organization_id,
+        embedding=embedding,
+    )
     archive.agents.add(agent)
 
     for spec in memory_blocks or []:
         if not isinstance(spec, dict):
             raise InvalidInput("Each memory block must be an object with at least a label.")
-        block = block_new(label=spec.get("label", ""), value=spec.get("value", ""),
-                             limit=spec.get("limit"), description=spec.get("description") or "",
-                             read_only=bool(spec.get("read_only", False)), metadata=spec.get("metadata"),
-                             user=owner)
+        block = block_new(
+            label=spec.get("label", ""),
+            value=spec.get("value", ""),
+            limit=spec.get("limit"),
+            description=spec.get("description") or "",
+            read_only=bool(spec.get("read_only", False)),
+            metadata=spec.get("metadata"),
+            user=owner,
+        )
         block_attach(agent=agent, block=block)
     for block_id in block_ids or []:
         block = m.Block.objects.filter(pk=block_id).first()
-        if block is None or (block.owner_id != owner.id and not (
-                block.organization_id and block.organization_id == owner.organization_id)):
+        if block is None or (
+            block.owner_id != owner.id
+            and not (block.organization_id and block.organization_id == owner.organization_id)
+        ):
             raise NotFound(f"Block {block_id} not found.")
         block_attach(agent=agent, block=block)
 
     names = list(tools or [])
+    base_tools_ensure()  # built-ins exist before a tool is looked up by name
     if include_base_tools:
         base_tools_sync()
         names = list(dict.fromkeys(default_tool_names(kind) + names))
@@ -148,7 +190,9 @@ def agent_create(
 
 
 def _resolve_tools(owner: User, names: list[str], tool_ids: list[str]) -> list[Tool]:
-    visible = Tool.objects.filter(Q(organization__isnull=True) | Q(organization_id=owner.organization_id))
+    visible = Tool.objects.filter(
+        Q(organization__isnull=True) | Q(organization_id=owner.organization_id)
+    )
     found: list[Tool] = []
     for name in names:
         # The organization's own tool wins over a built-in of the same name.
@@ -216,11 +260,20 @@ def _clean_config(agent: Agent, changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def agent_update(*, agent: Agent, user: User, **changes: Any) -> Agent:
+    """Change the fields given. tool_ids / block_ids / message_ids replace the
+    whole set; a new `embedding` switches the model and re-embeds archival
+    memory in the background (memory/services/reembed.py)."""
     unknown = set(changes) - CONFIG_FIELDS - WINDOW_FIELDS
     if unknown:
         raise InvalidInput(f"Unknown agent fields: {', '.join(sorted(unknown))}.")
+    embedding_sent = "embedding" in changes
+    embedding = changes.pop("embedding", None)
+    if embedding:
+        _check_handle(embedding)
     config = _clean_config(agent, {k: v for k, v in changes.items() if k in CONFIG_FIELDS})
     with transaction.atomic():
+        if embedding_sent:
+            reembed_if_changed(agent=agent, embedding=embedding)
         if config:
             for key, value in config.items():
                 if value is None and key in NULL_MEANS_EMPTY:
@@ -288,9 +341,6 @@ def agent_settings_update(*, agent: Agent, user: User, **fields: Any) -> Agent:
     llm_config = {key: fields.pop(key) for key in LLM_SETTINGS if key in fields}
     if "enable_reasoner" in llm_config:
         llm_config["enable_reasoner"] = bool(llm_config["enable_reasoner"])
-    embedding = fields.pop("embedding", None)
-    with transaction.atomic():
-        agent = agent_update(agent=agent, user=user, llm_config=llm_config, **fields)
-        if embedding is not None:
-            reembed_if_changed(agent=agent, embedding=embedding)
-    return agent
+    if fields.get("embedding") is None:
+        fields.pop("embedding", None)  # the form left it alone
+    return agent_update(agent=agent, user=user, llm_config=llm_config, **fields)

@@ -13,8 +13,10 @@ from agents.services.lifecycle import NAME_PATTERN_HELP
 from memory.llm.registry import parse_handle
 
 NAME_RE = re.compile(r"[\w\s'\-]+")
-DEFAULT_PERSONA = ("I am Sam, a thoughtful assistant. I remember what matters to the people I talk with "
-                   "and keep my notes about them up to date.")
+DEFAULT_PERSONA = (
+    "I am Sam, a thoughtful assistant. I remember what matters to the people I talk with "
+    "and keep my notes about them up to date."
+)
 DEFAULT_HUMAN = "Name: unknown"
 PERSONA_HELP = "The persona block: who the agent is, its voice and how it behaves."
 HUMAN_HELP = "The human block: key facts about the person the agent talks with."
@@ -32,17 +34,32 @@ def clean_agent_name(name: str) -> str:
 
 
 class AgentCreateForm(forms.Form):
-    name = forms.CharField(max_length=200, required=False, help_text="Leave empty for a generated name.")
+    name = forms.CharField(
+        max_length=200, required=False, help_text="Leave empty for a generated name."
+    )
     agent_type = forms.ChoiceField(choices=AGENT_TYPES, initial="memgpt_v2_agent")
-    model = forms.CharField(max_length=200, required=False,
-                            help_text='A model handle, "provider/model", e.g. openai/gpt-4o-mini.')
-    embedding = forms.CharField(max_length=200, required=False,
-                                help_text="Embedding handle for archival search; empty: full-text search only.")
+    model = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text='A model handle, "provider/model", e.g. openai/gpt-4o-mini.',
+    )
+    embedding = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text="Embedding handle for archival search; empty: full-text search only.",
+    )
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    persona = forms.CharField(required=False, initial=DEFAULT_PERSONA, widget=forms.Textarea(attrs={"rows": 3}))
-    human = forms.CharField(required=False, initial=DEFAULT_HUMAN, widget=forms.Textarea(attrs={"rows": 2}))
-    tools = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple,
-                                      help_text="Extra tools; the agent type's defaults are always added.")
+    persona = forms.CharField(
+        required=False, initial=DEFAULT_PERSONA, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    human = forms.CharField(
+        required=False, initial=DEFAULT_HUMAN, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    tools = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Extra tools; the agent type's defaults are always added.",
+    )
     tags = forms.CharField(required=False, help_text="Comma-separated.")
 
     def __init__(self, *args: Any, tool_names: list[str] | None = None, **kwargs: Any) -> None:
@@ -57,37 +74,56 @@ class AgentCreateForm(forms.Form):
 
     def blocks(self) -> list[dict[str, Any]]:
         data = self.cleaned_data
-        return [{"label": "persona", "value": data["persona"], "description": PERSONA_HELP},
-                {"label": "human", "value": data["human"], "description": HUMAN_HELP}]
+        return [
+            {"label": "persona", "value": data["persona"], "description": PERSONA_HELP},
+            {"label": "human", "value": data["human"], "description": HUMAN_HELP},
+        ]
 
 
 class AgentSettingsForm(forms.Form):
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    system = forms.CharField(required=False, label="System prompt",
-                             widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
-                             help_text="{CORE_MEMORY} marks where memory goes; without it memory follows the text.")
+    system = forms.CharField(
+        required=False,
+        label="System prompt",
+        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
+        help_text="{CORE_MEMORY} marks where memory goes; without it memory follows the text.",
+    )
     model = forms.CharField(max_length=200, required=False)
     temperature = forms.FloatField(required=False, min_value=0, max_value=2)
     max_tokens = forms.IntegerField(required=False, min_value=1, label="Max output tokens")
     enable_reasoner = forms.BooleanField(required=False, label="Reasoning (models that support it)")
-    context_window_limit = forms.IntegerField(required=False, min_value=256, label="Context window limit",
-                                              help_text="Cap the model's window (tokens); empty: the model's own.")
-    embedding = forms.CharField(max_length=200, required=False,
-                                help_text="Changing it re-embeds archival memory in the background; "
-                                          "search keeps working meanwhile.")
+    context_window_limit = forms.IntegerField(
+        required=False,
+        min_value=256,
+        label="Context window limit",
+        help_text="Cap the model's window (tokens); empty: the model's own.",
+    )
+    embedding = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text="Changing it re-embeds archival memory in the background; "
+        "search keeps working meanwhile.",
+    )
     tags = forms.CharField(required=False, help_text="Comma-separated.")
 
     @classmethod
     def for_agent(cls, agent: Any) -> AgentSettingsForm:
         config = agent.llm_config or {}
-        return cls(initial={
-            "name": agent.name, "description": agent.description, "system": agent.system,
-            "model": agent.model, "temperature": config.get("temperature"),
-            "max_tokens": config.get("max_tokens"), "enable_reasoner": config.get("enable_reasoner", False),
-            "context_window_limit": agent.context_window_limit, "embedding": agent.embedding,
-            "tags": ", ".join(agent.tags or []),
-        })
+        return cls(
+            initial={
+                "name": agent.name,
+                "description": agent.description,
+                "system": agent.system,
+                "model": agent.model,
+                "temperature": config.get("temperature"),
+                "max_tokens": config.get("max_tokens"),
+                "enable_reasoner": config.get("enable_reasoner", False),
+                "context_window_limit": agent.context_window_limit,
+                "embedding": agent.embedding,
+                "tags": ", ".join(agent.tags or []),
+            }
+        )
 
     def clean_name(self) -> str:
         name = clean_agent_name(self.cleaned_data["name"])
@@ -115,8 +151,11 @@ class AgentSettingsForm(forms.Form):
 
 
 class ToolRulesForm(forms.Form):
-    rules = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
-                            help_text='Letta\'s JSON shape, e.g. [{"type": "exit_loop", "tool_name": "send_message"}].')
+    rules = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+        help_text='Letta\'s JSON shape, e.g. [{"type": "exit_loop", "tool_name": "send_message"}].',
+    )
 
     def clean_rules(self) -> list[dict[str, Any]]:
         text = self.cleaned_data["rules"].strip() or "[]"
@@ -142,10 +181,18 @@ EXAMPLE_TOOL = '''def roll_dice(sides: int = 6) -> str:
 
 
 class ToolSourceForm(forms.Form):
-    source = forms.CharField(initial=EXAMPLE_TOOL, widget=forms.Textarea(
-        attrs={"rows": 14, "spellcheck": "false", "class": "code", "wrap": "off"}))
-    arguments = forms.CharField(required=False, initial="{}", label="Test arguments (JSON)",
-                                widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "class": "code"}))
+    source = forms.CharField(
+        initial=EXAMPLE_TOOL,
+        widget=forms.Textarea(
+            attrs={"rows": 14, "spellcheck": "false", "class": "code", "wrap": "off"}
+        ),
+    )
+    arguments = forms.CharField(
+        required=False,
+        initial="{}",
+        label="Test arguments (JSON)",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "class": "code"}),
+    )
 
     def clean_arguments(self) -> dict[str, Any]:
         text = (self.cleaned_data.get("arguments") or "").strip() or "{}"

@@ -13,7 +13,9 @@ urlpatterns = [
     path("agents/<str:agent_id>/duplicate/", views.agent_duplicate, name="agent-duplicate"),
     path("agents/<str:agent_id>/delete/", views.agent_delete, name="agent-delete"),
     path("agents/<str:agent_id>/tools/attach/", views.tool_attach, name="tool-attach"),
-    path("agents/<str:agent_id>/tools/<str:tool_id>/detach/", views.tool_detach, name="tool-detach"),
+    path(
+        "agents/<str:agent_id>/tools/<str:tool_id>/detach/", views.tool_detach, name="tool-detach"
+    ),
     path("agents/<str:agent_id>/tool-rules/", views.tool_rules, name="tool-rules"),
     path("agents/<str:agent_id>/tool-editor/", views.tool_editor, name="tool-editor"),
     path("agents/<str:agent_id>/tool-editor/preview/", views.tool_preview, name="tool-preview"),

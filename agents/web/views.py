@@ -29,30 +29,52 @@ from memory.tools.catalog import BASE_TOOLS
 from memory.web import selectors as sel
 from memory.web.views import TABS, panel_context
 
-TAB_LABELS = [("memory", "Core memory"), ("archival", "Archival"), ("recall", "Recall"), ("files", "Files"),
-              ("runs", "Runs")]
+TAB_LABELS = [
+    ("memory", "Core memory"),
+    ("archival", "Archival"),
+    ("recall", "Recall"),
+    ("files", "Files"),
+    ("runs", "Runs"),
+]
 
 
 @login_required
 def home(request):
     query, tag = request.GET.get("q", "").strip(), request.GET.get("tag", "").strip()
-    ctx = {"agents": sel.agent_rows(request.user, query=query, tag=tag), "q": query, "tag": tag,
-           "tags": sel.tags_in_use(request.user)}
-    return render(request, "agents/home.html#agent-rows" if request.htmx else "agents/home.html", ctx)
+    ctx = {
+        "agents": sel.agent_rows(request.user, query=query, tag=tag),
+        "q": query,
+        "tag": tag,
+        "tags": sel.tags_in_use(request.user),
+    }
+    return render(
+        request, "agents/home.html#agent-rows" if request.htmx else "agents/home.html", ctx
+    )
 
 
 @login_required
 def agent_new(request):
-    team = tools_visible_to(user=request.user).filter(organization__isnull=False).values_list("name", flat=True)
+    team = (
+        tools_visible_to(user=request.user)
+        .filter(organization__isnull=False)
+        .values_list("name", flat=True)
+    )
     names = sorted(set(BASE_TOOLS) | set(team))
     form = AgentCreateForm(request.POST or None, tool_names=names)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            agent = agent_create(owner=request.user, name=data["name"], agent_type=data["agent_type"],
-                                 model=data["model"], embedding=data["embedding"],
-                                 description=data["description"], memory_blocks=form.blocks(),
-                                 tools=data["tools"], tags=data["tags"])
+            agent = agent_create(
+                owner=request.user,
+                name=data["name"],
+                agent_type=data["agent_type"],
+                model=data["model"],
+                embedding=data["embedding"],
+                description=data["description"],
+                memory_blocks=form.blocks(),
+                tools=data["tools"],
+                tags=data["tags"],
+            )
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
@@ -117,11 +139,19 @@ def workspace(request, agent_id):
     agent = agent_or_404(request.user, agent_id)
     tab = request.GET.get("tab", "memory")
     tab = tab if tab in TABS else "memory"
-    ctx = {"agent": agent, "tab": tab, "tabs": TAB_LABELS, "tab_template": f"memory/{tab}.html#{tab}-panel",
-           "form": AgentSettingsForm.for_agent(agent), "reembed_job": reembed_latest(agent),
-           "chat": sel.chat_history(agent), "run": sel.active_run(agent),
-           "context": sel.context_view(agent), **tools_context(agent, request.user),
-           **panel_context(request, agent, tab)}
+    ctx = {
+        "agent": agent,
+        "tab": tab,
+        "tabs": TAB_LABELS,
+        "tab_template": f"memory/{tab}.html#{tab}-panel",
+        "form": AgentSettingsForm.for_agent(agent),
+        "reembed_job": reembed_latest(agent),
+        "chat": sel.chat_history(agent),
+        "run": sel.active_run(agent),
+        "context": sel.context_view(agent),
+        **tools_context(agent, request.user),
+        **panel_context(request, agent, tab),
+    }
     return render(request, "agents/workspace.html", ctx)
 
 
@@ -137,32 +167,51 @@ def agent_settings(request, agent_id):
             form.add_error(None, exc.message)
     if not request.htmx and not form.errors:
         return redirect("agent", agent.id)
-    ctx = {"agent": agent, "form": form, "saved": not form.errors, "reembed_job": reembed_latest(agent)}
-    return render(request, "agents/settings.html#settings-response", ctx, status=422 if form.errors else 200)
+    ctx = {
+        "agent": agent,
+        "form": form,
+        "saved": not form.errors,
+        "reembed_job": reembed_latest(agent),
+    }
+    return render(
+        request, "agents/settings.html#settings-response", ctx, status=422 if form.errors else 200
+    )
 
 
 # --- tools ---------------------------------------------------------------------------------
 
 
 def tools_context(agent, user, **extra):
-    return {"agent": agent, "attached": agent.tools.order_by("name"),
-            "attachable": sel.tools_attachable(agent, user),
-            "rules_form": ToolRulesForm(initial={"rules": json.dumps(agent.tool_rules or [], indent=2)}),
-            "editor": ToolSourceForm(), **extra}
+    return {
+        "agent": agent,
+        "attached": agent.tools.order_by("name"),
+        "attachable": sel.tools_attachable(agent, user),
+        "rules_form": ToolRulesForm(
+            initial={"rules": json.dumps(agent.tool_rules or [], indent=2)}
+        ),
+        "editor": ToolSourceForm(),
+        **extra,
+    }
 
 
 def _tools_panel(request, agent, status=200, **extra):
     if not request.htmx and status == 200:
         return redirect("agent", agent.id)
-    return render(request, "agents/tools.html#tools-panel", tools_context(agent, request.user, **extra),
-                  status=status)
+    return render(
+        request,
+        "agents/tools.html#tools-panel",
+        tools_context(agent, request.user, **extra),
+        status=status,
+    )
 
 
 @login_required
 @require_POST
 def tool_attach(request, agent_id):
     agent = agent_or_404(request.user, agent_id)
-    tool = sel.tools_attachable(agent, request.user).filter(pk=request.POST.get("tool_id", "")).first()
+    tool = (
+        sel.tools_attachable(agent, request.user).filter(pk=request.POST.get("tool_id", "")).first()
+    )
     if tool is None:
         raise Http404("No such tool.")
     tools.agent_tool_attach(agent=agent, tool=tool)
@@ -187,7 +236,9 @@ def tool_rules(request, agent_id):
     form = ToolRulesForm(request.POST)
     if form.is_valid():
         try:
-            lifecycle.agent_update(agent=agent, user=request.user, tool_rules=form.cleaned_data["rules"])
+            lifecycle.agent_update(
+                agent=agent, user=request.user, tool_rules=form.cleaned_data["rules"]
+            )
         except DomainError as exc:
             form.add_error("rules", exc.message)
     if form.errors:
@@ -200,10 +251,16 @@ def tool_editor(request, agent_id):
     """The editor, empty (with an example) or loaded with a team tool's source."""
     agent = agent_or_404(request.user, agent_id)
     form = ToolSourceForm()
-    tool = sel.tool_editable(request.user, request.GET.get("tool", "")) if request.GET.get("tool") else None
+    tool = (
+        sel.tool_editable(request.user, request.GET.get("tool", ""))
+        if request.GET.get("tool")
+        else None
+    )
     if tool is not None:
         form = ToolSourceForm(initial={"source": tool.source_code, "arguments": "{}"})
-    return render(request, "agents/tools.html#tool-editor", {"agent": agent, "editor": form, "tool": tool})
+    return render(
+        request, "agents/tools.html#tool-editor", {"agent": agent, "editor": form, "tool": tool}
+    )
 
 
 @login_required
@@ -229,7 +286,8 @@ async def tool_run(request, agent_id):
     if form.is_valid():
         try:
             ctx["result"] = await sync_to_async(tools.tool_test_run, thread_sensitive=False)(
-                agent=agent, source=form.cleaned_data["source"], args=form.cleaned_data["arguments"])
+                agent=agent, source=form.cleaned_data["source"], args=form.cleaned_data["arguments"]
+            )
         except DomainError as exc:
             ctx["error"] = exc.message
     return await sync_to_async(render)(request, "agents/tools.html#tool-run-result", ctx)
@@ -243,7 +301,9 @@ def tool_save(request, agent_id):
     if not form.is_valid():
         return _tools_panel(request, agent, status=422, editor=form)
     try:
-        tool = tools.tool_save(user=request.user, source=form.cleaned_data["source"], attach_to=agent)
+        tool = tools.tool_save(
+            user=request.user, source=form.cleaned_data["source"], attach_to=agent
+        )
     except DomainError as exc:
         form.add_error("source", exc.message)
         return _tools_panel(request, agent, status=422, editor=form)

@@ -98,23 +98,43 @@ class PassageOut(Schema):
 
 
 def _folder(source: Source) -> dict:
-    return {"id": source.id, "name": source.name, "description": source.description,
-            "instructions": source.instructions, "embedding": source.embedding,
-            "embedding_chunk_size": source.chunk_size, "file_count": source.files.count(),
-            "created_at": source.created_at}
+    return {
+        "id": source.id,
+        "name": source.name,
+        "description": source.description,
+        "instructions": source.instructions,
+        "embedding": source.embedding,
+        "embedding_chunk_size": source.chunk_size,
+        "file_count": source.files.count(),
+        "created_at": source.created_at,
+    }
 
 
 def _file(file: SourceFile, job: Job | None = None) -> dict:
     if job is None:
         job = Job.objects.filter(file=file).order_by("-created_at").first()
-    progress = file.chunks_embedded / file.total_chunks if file.total_chunks else (
-        1.0 if file.processing_status == "completed" else 0.0)
-    return {"id": file.id, "source_id": file.source_id, "folder_id": file.source_id, "file_name": file.file_name,
-            "original_file_name": file.original_file_name, "file_type": file.file_type,
-            "file_size": file.file_size, "processing_status": file.processing_status,
-            "error_message": file.error_message or None, "total_chunks": file.total_chunks,
-            "chunks_embedded": file.chunks_embedded, "progress": round(progress, 4),
-            "job_id": job.id if job else None, "created_at": file.created_at, "updated_at": file.updated_at}
+    progress = (
+        file.chunks_embedded / file.total_chunks
+        if file.total_chunks
+        else (1.0 if file.processing_status == "completed" else 0.0)
+    )
+    return {
+        "id": file.id,
+        "source_id": file.source_id,
+        "folder_id": file.source_id,
+        "file_name": file.file_name,
+        "original_file_name": file.original_file_name,
+        "file_type": file.file_type,
+        "file_size": file.file_size,
+        "processing_status": file.processing_status,
+        "error_message": file.error_message or None,
+        "total_chunks": file.total_chunks,
+        "chunks_embedded": file.chunks_embedded,
+        "progress": round(progress, 4),
+        "job_id": job.id if job else None,
+        "created_at": file.created_at,
+        "updated_at": file.updated_at,
+    }
 
 
 def folder_for(request, folder_id: str) -> Source:
@@ -129,9 +149,14 @@ def _routes(prefix: str) -> None:
 
     @router.post(f"/{prefix}/", response={201: FolderOut}, operation_id=f"{prefix}_create")
     def create(request, payload: FolderIn):
-        source = services.source_create(owner=request.auth, name=payload.name, description=payload.description,
-                                        instructions=payload.instructions, embedding=payload.embedding or "",
-                                        chunk_size=payload.embedding_chunk_size)
+        source = services.source_create(
+            owner=request.auth,
+            name=payload.name,
+            description=payload.description,
+            instructions=payload.instructions,
+            embedding=payload.embedding or "",
+            chunk_size=payload.embedding_chunk_size,
+        )
         return Status(201, _folder(source))
 
     @router.get(f"/{prefix}/", response=list[FolderOut], operation_id=f"{prefix}_list")
@@ -145,37 +170,56 @@ def _routes(prefix: str) -> None:
     def retrieve(request, folder_id: str):
         return _folder(folder_for(request, folder_id))
 
-    @router.delete(f"/{prefix}/{{folder_id}}", response={204: None}, operation_id=f"{prefix}_delete")
+    @router.delete(
+        f"/{prefix}/{{folder_id}}", response={204: None}, operation_id=f"{prefix}_delete"
+    )
     def delete(request, folder_id: str):
         services.source_delete(source=folder_for(request, folder_id))
         return Status(204, None)
 
-    @router.post(f"/{prefix}/{{folder_id}}/upload", response={202: FileOut}, operation_id=f"{prefix}_upload")
+    @router.post(
+        f"/{prefix}/{{folder_id}}/upload", response={202: FileOut}, operation_id=f"{prefix}_upload"
+    )
     def upload(request, folder_id: str, file: UploadedFile = File(...)):  # noqa: B008
         source = folder_for(request, folder_id)
-        row, job = services.file_upload(source=source, file_name=file.name or "", data=file.read(),
-                                        content_type=file.content_type or "")
+        row, job = services.file_upload(
+            source=source,
+            file_name=file.name or "",
+            data=file.read(),
+            content_type=file.content_type or "",
+        )
         return Status(202, _file(row, job))
 
-    @router.get(f"/{prefix}/{{folder_id}}/files", response=list[FileOut], operation_id=f"{prefix}_files")
+    @router.get(
+        f"/{prefix}/{{folder_id}}/files", response=list[FileOut], operation_id=f"{prefix}_files"
+    )
     def files(request, folder_id: str):
         source = folder_for(request, folder_id)
         return [_file(f) for f in source.files.defer("raw").order_by("created_at")]
 
-    @router.get(f"/{prefix}/{{folder_id}}/files/{{file_id}}", response=FileOut, operation_id=f"{prefix}_file")
+    @router.get(
+        f"/{prefix}/{{folder_id}}/files/{{file_id}}",
+        response=FileOut,
+        operation_id=f"{prefix}_file",
+    )
     def file_status(request, folder_id: str, file_id: str):
         row = file_get_for_user(user=request.auth, source_id=folder_id, file_id=file_id)
         if row is None:
             raise NotFound(f"File {file_id} not found.")
         return _file(row)
 
-    @router.get(f"/{prefix}/{{folder_id}}/agents", response=list[str], operation_id=f"{prefix}_agents")
+    @router.get(
+        f"/{prefix}/{{folder_id}}/agents", response=list[str], operation_id=f"{prefix}_agents"
+    )
     def agents(request, folder_id: str):
         return list(folder_for(request, folder_id).agents.values_list("id", flat=True))
 
     # Letta's path for deleting a file; after every literal /{folder_id}/<word> route.
-    @router.delete(f"/{prefix}/{{folder_id}}/{{file_id}}", response={204: None},
-                   operation_id=f"{prefix}_file_delete")
+    @router.delete(
+        f"/{prefix}/{{folder_id}}/{{file_id}}",
+        response={204: None},
+        operation_id=f"{prefix}_file_delete",
+    )
     def file_delete(request, folder_id: str, file_id: str):
         row = file_get_for_user(user=request.auth, source_id=folder_id, file_id=file_id)
         if row is None:
@@ -183,15 +227,21 @@ def _routes(prefix: str) -> None:
         services.file_delete(file=row)
         return Status(204, None)
 
-    @router.patch(f"/agents/{{agent_id}}/{prefix}/attach/{{folder_id}}", response=FolderOut,
-                  operation_id=f"agent_{prefix}_attach")
+    @router.patch(
+        f"/agents/{{agent_id}}/{prefix}/attach/{{folder_id}}",
+        response=FolderOut,
+        operation_id=f"agent_{prefix}_attach",
+    )
     def attach(request, agent_id: str, folder_id: str):
         source = folder_for(request, folder_id)
         services.source_attach(source=source, agent=_agent(request, agent_id))
         return _folder(source)
 
-    @router.patch(f"/agents/{{agent_id}}/{prefix}/detach/{{folder_id}}", response=FolderOut,
-                  operation_id=f"agent_{prefix}_detach")
+    @router.patch(
+        f"/agents/{{agent_id}}/{prefix}/detach/{{folder_id}}",
+        response=FolderOut,
+        operation_id=f"agent_{prefix}_detach",
+    )
     def detach(request, agent_id: str, folder_id: str):
         source = folder_for(request, folder_id)
         services.source_detach(source=source, agent=_agent(request, agent_id))
@@ -215,11 +265,24 @@ ACTIVE = ("queued", "running")
 def _job(job: Job) -> dict:
     source_id = job.file.source_id if job.file_id else None
     finished = job.finished_at if job.status == "completed" else None
-    return {"id": job.id, "job_type": "job", "kind": job.kind, "status": job.status, "done": job.done,
-            "total": job.total, "progress": round(job.progress, 4), "error": job.error or None,
-            "file_id": job.file_id, "source_id": source_id, "agent_id": job.agent_id,
-            "metadata": {"kind": job.kind, **job.params}, "created_at": job.created_at,
-            "started_at": job.started_at, "finished_at": job.finished_at, "completed_at": finished}
+    return {
+        "id": job.id,
+        "job_type": "job",
+        "kind": job.kind,
+        "status": job.status,
+        "done": job.done,
+        "total": job.total,
+        "progress": round(job.progress, 4),
+        "error": job.error or None,
+        "file_id": job.file_id,
+        "source_id": source_id,
+        "agent_id": job.agent_id,
+        "metadata": {"kind": job.kind, **job.params},
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "completed_at": finished,
+    }
 
 
 class JobFilters(Schema):
@@ -247,8 +310,9 @@ def _jobs(request, filters: JobFilters, *, active: bool) -> list[dict]:
     if active or filters.active:
         rows = rows.filter(status__in=ACTIVE)
     ascending = filters.ascending if filters.ascending is not None else filters.order == "asc"
-    page = cursor_page(rows, before=filters.before, after=filters.after, limit=filters.limit,
-                       ascending=ascending)
+    page = cursor_page(
+        rows, before=filters.before, after=filters.after, limit=filters.limit, ascending=ascending
+    )
     return [_job(job) for job in page]
 
 

@@ -77,8 +77,15 @@ class TurnStream:
 
     def start(self) -> None:
         """Create the run (so its id is known before the first event) and start the turn."""
-        self.run = run_create(agent=self.agent, user=self.user, request_config={
-            "max_steps": self.max_steps, "streaming": True, "stream_tokens": self.stream_tokens})
+        self.run = run_create(
+            agent=self.agent,
+            user=self.user,
+            request_config={
+                "max_steps": self.max_steps,
+                "streaming": True,
+                "stream_tokens": self.stream_tokens,
+            },
+        )
         self.translator = DeltaTranslator(
             agent_type=AgentType(self.agent.agent_type), options=self.options, run_id=self.run.id
         )

@@ -33,9 +33,18 @@ SUMMARY_BUDGET_TOKENS = 700
 
 
 class Compactor:
-    def __init__(self, *, agent: AgentState, store: TurnStore, provider: Provider, model: str,
-                 counter: TokenCounter, emit: Emit, now: Callable[[], datetime],
-                 keep_ratio: float = 0.7) -> None:
+    def __init__(
+        self,
+        *,
+        agent: AgentState,
+        store: TurnStore,
+        provider: Provider,
+        model: str,
+        counter: TokenCounter,
+        emit: Emit,
+        now: Callable[[], datetime],
+        keep_ratio: float = 0.7,
+    ) -> None:
         self.agent = agent
         self.store = store
         self.provider = provider
@@ -62,7 +71,9 @@ class Compactor:
         evicted, kept = body[:cut], body[cut:]
         previous_text = previous.meta.get("summary") if previous is not None else None
         summary, usage = self._summarize(previous_text, evicted)
-        hidden = (previous.meta.get("hidden_count", 0) if previous is not None else 0) + len(evicted)
+        hidden = (previous.meta.get("hidden_count", 0) if previous is not None else 0) + len(
+            evicted
+        )
         notice = prompts.summary_notice(hidden, summary)
         stats: dict[str, Any] = {
             "trigger": trigger,
@@ -73,9 +84,13 @@ class Compactor:
             "summarizer_usage": usage,
         }
         summary_message = Message(
-            role="user", kind=MessageKind.SUMMARY,
-            content=[TextPart(prompts.system_alert_envelope(notice, self.now(), self.agent.timezone))],
-            id=self.store.new_message_id(), created_at=self.now(),
+            role="user",
+            kind=MessageKind.SUMMARY,
+            content=[
+                TextPart(prompts.system_alert_envelope(notice, self.now(), self.agent.timezone))
+            ],
+            id=self.store.new_message_id(),
+            created_at=self.now(),
             meta={"summary": summary, "hidden_count": hidden, "compaction_stats": stats},
         )
         self.agent.messages = [system, summary_message, *kept]
@@ -111,7 +126,9 @@ class Compactor:
 
     # --- writing the summary ---------------------------------------------------------------
 
-    def _summarize(self, previous: str | None, evicted: list[Message]) -> tuple[str, dict[str, int]]:
+    def _summarize(
+        self, previous: str | None, evicted: list[Message]
+    ) -> tuple[str, dict[str, int]]:
         lines = [self._render(m) for m in evicted]
         lines = [line for line in lines if line]
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
@@ -139,18 +156,29 @@ class Compactor:
         request = LLMRequest(
             model=self.model,
             messages=[
-                Message(role="system", kind=MessageKind.SYSTEM, content=[TextPart(prompts.summary_prompt())]),
-                Message(role="user", kind=MessageKind.USER,
-                        content=[TextPart(prompts.summary_request(previous, "\n".join(lines)))]),
+                Message(
+                    role="system",
+                    kind=MessageKind.SYSTEM,
+                    content=[TextPart(prompts.summary_prompt())],
+                ),
+                Message(
+                    role="user",
+                    kind=MessageKind.USER,
+                    content=[TextPart(prompts.summary_request(previous, "\n".join(lines)))],
+                ),
             ],
-            tools=[], tool_choice="none", settings=LLMSettings(max_tokens=1024),
+            tools=[],
+            tool_choice="none",
+            settings=LLMSettings(max_tokens=1024),
         )
         response = self.provider.complete(request)
         usage["prompt_tokens"] += response.usage.prompt_tokens
         usage["completion_tokens"] += response.usage.completion_tokens
         text = response.message.text.strip()
         if not text:
-            raise ProviderError("The summarizer returned no text.", retryable=False, kind="empty_response")
+            raise ProviderError(
+                "The summarizer returned no text.", retryable=False, kind="empty_response"
+            )
         return text
 
     @staticmethod
@@ -162,7 +190,9 @@ class Compactor:
     def _render(self, message: Message) -> str:
         when = message.created_at.strftime("%Y-%m-%d %H:%M") if message.created_at else ""
         if message.role == "tool":
-            parts = [f"{p.name} returned: {unwrap_envelope(p.content)}" for p in message.tool_returns]
+            parts = [
+                f"{p.name} returned: {unwrap_envelope(p.content)}" for p in message.tool_returns
+            ]
             return f"[{when}] tool: " + " | ".join(parts)[:PER_MESSAGE_CHARS]
         if message.role == "assistant":
             pieces = [f"(thinking) {r.text}" for r in message.reasoning if r.text]
@@ -173,7 +203,8 @@ class Compactor:
         if message.kind == MessageKind.SUMMARY:
             return ""
         who = {"user_message": "user", "heartbeat": "system", "system_alert": "system"}.get(
-            message.kind.value, message.role)
+            message.kind.value, message.role
+        )
         return f"[{when}] {who}: " + unwrap_envelope(message.text)[:PER_MESSAGE_CHARS]
 
 

@@ -57,7 +57,7 @@ class CompiledSystem:
 
 
 # At most this many files stay open per agent; opening another closes the
-# least recently used (sources/services.py enforces it, the prompt states it).
+# least recently used (memory/services/files.py enforces it, the prompt states it).
 MAX_FILES_OPEN = 5
 
 

@@ -34,14 +34,14 @@ def _truncate(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return (
-        text[:limit]
-        + f"\n[NOTE: the output was {len(text)} characters and was cut to {limit}. "
+        text[:limit] + f"\n[NOTE: the output was {len(text)} characters and was cut to {limit}. "
         "Ask for less (a narrower query or fewer results) if you need the rest.]"
     )
 
 
-def run_tool(tool: ToolDef, args: dict[str, Any], ctx: ToolContext, agent: AgentState,
-             timeout: float) -> ToolOutcome:
+def run_tool(
+    tool: ToolDef, args: dict[str, Any], ctx: ToolContext, agent: AgentState, timeout: float
+) -> ToolOutcome:
     base = BASE_TOOLS.get(tool.name)
     try:
         if base is not None and tool.tool_type != "custom":
@@ -51,12 +51,24 @@ def run_tool(tool: ToolDef, args: dict[str, Any], ctx: ToolContext, agent: Agent
         if not tool.source_code:
             raise ToolError(f"Tool {tool.name!r} has no source code to run.")
 
-        sandboxed = run_in_sandbox(tool.source_code, tool.name, args, env=agent.tool_env, timeout=timeout,
-                                   allow_network=tool.allow_network)
+        sandboxed = run_in_sandbox(
+            tool.source_code,
+            tool.name,
+            args,
+            env=agent.tool_env,
+            timeout=timeout,
+            allow_network=tool.allow_network,
+        )
         if sandboxed.error:
-            return ToolOutcome(False, sandboxed.error[:MAX_ERROR_CHARS], sandboxed.stdout, sandboxed.stderr)
-        return ToolOutcome(True, _truncate(sandboxed.result, tool.return_char_limit),
-                           sandboxed.stdout, sandboxed.stderr)
+            return ToolOutcome(
+                False, sandboxed.error[:MAX_ERROR_CHARS], sandboxed.stdout, sandboxed.stderr
+            )
+        return ToolOutcome(
+            True,
+            _truncate(sandboxed.result, tool.return_char_limit),
+            sandboxed.stdout,
+            sandboxed.stderr,
+        )
     except ToolError as exc:
         return ToolOutcome(False, str(exc)[:MAX_ERROR_CHARS])
     except Exception as exc:

@@ -93,10 +93,19 @@ class _StepOutcome:
 
 
 class AgentLoop:
-    def __init__(self, *, agent: AgentState, store: TurnStore, provider: Provider, run_id: str,
-                 config: LoopConfig | None = None, emit: Emit | None = None,
-                 summarizer: Provider | None = None, summarizer_model: str | None = None,
-                 now: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        agent: AgentState,
+        store: TurnStore,
+        provider: Provider,
+        run_id: str,
+        config: LoopConfig | None = None,
+        emit: Emit | None = None,
+        summarizer: Provider | None = None,
+        summarizer_model: str | None = None,
+        now: Any = None,
+    ) -> None:
         self.agent = agent
         self.store = store
         self.provider = provider
@@ -107,8 +116,13 @@ class AgentLoop:
         self.now = now or (lambda: datetime.now(UTC))
         self.rules = ToolRulesSolver(self._effective_rules())
         self.compactor = Compactor(
-            agent=agent, store=store, provider=summarizer or provider,
-            model=summarizer_model or agent.model, counter=self.counter, emit=self.emit, now=self.now,
+            agent=agent,
+            store=store,
+            provider=summarizer or provider,
+            model=summarizer_model or agent.model,
+            counter=self.counter,
+            emit=self.emit,
+            now=self.now,
         )
         self.compactor.after = lambda: self._refresh_system(force=True)
         self.usage = Usage()
@@ -123,20 +137,26 @@ class AgentLoop:
 
     # --- public entry -----------------------------------------------------------
 
-    def run(self, inputs: list[Message], approvals: list[ApprovalDecision] | None = None) -> TurnResult:
+    def run(
+        self, inputs: list[Message], approvals: list[ApprovalDecision] | None = None
+    ) -> TurnResult:
         pending = self.pending_approval()
         if pending and not approvals:
             names = ", ".join(c.name for c in pending[1])
-            raise TurnInputError(f"The agent is waiting for approval of {names}; send an approval "
-                                 "(approve or deny) before a new message.")
+            raise TurnInputError(
+                f"The agent is waiting for approval of {names}; send an approval "
+                "(approve or deny) before a new message."
+            )
         if approvals:
             if not pending:
                 raise TurnInputError("No tool call is waiting for approval.")
             waiting = {c.id for c in pending[1]}
             given = {d.tool_call_id for d in approvals}
             if given != waiting:
-                raise TurnInputError(f"Approvals must answer exactly the waiting tool call ids: "
-                                     f"{', '.join(sorted(waiting))}.")
+                raise TurnInputError(
+                    f"Approvals must answer exactly the waiting tool call ids: "
+                    f"{', '.join(sorted(waiting))}."
+                )
         self._repair_orphans(pending_ok=bool(approvals))
         if inputs:
             for message in inputs:
@@ -167,17 +187,25 @@ class AgentLoop:
                 return self._result(outcome.stop, outcome.error)
             if not outcome.go_on:
                 return self._result(StopReason.END_TURN)
-        return self._result(StopReason.MAX_STEPS,
-                            f"The turn reached its limit of {self.config.max_steps} steps.")
+        return self._result(
+            StopReason.MAX_STEPS, f"The turn reached its limit of {self.config.max_steps} steps."
+        )
 
     def _step(self, last_step: bool) -> _StepOutcome:
         started = time.monotonic_ns()
-        step = StepRecord(id=self.store.new_step_id(), run_id=self.run_id, provider=self.agent.provider,
-                          model=self.agent.model, handle=self.agent.handle,
-                          context_window=self.agent.context_window)
+        step = StepRecord(
+            id=self.store.new_step_id(),
+            run_id=self.run_id,
+            provider=self.agent.provider,
+            model=self.agent.model,
+            handle=self.agent.handle,
+            context_window=self.agent.context_window,
+        )
         blocked = self.rules.blocked_reason()
         if blocked:
-            return _StepOutcome(stop=StopReason.TOOL_RULE, error=f"No tool may be called: {blocked}.")
+            return _StepOutcome(
+                stop=StopReason.TOOL_RULE, error=f"No tool may be called: {blocked}."
+            )
         request = self._build_request(last_step)
         assistant_id = self.store.new_message_id()
 
@@ -185,12 +213,19 @@ class AgentLoop:
             response = self._call_model(request, step, assistant_id)
         except ProviderError as exc:
             step.status, step.error_type = "failed", exc.kind
-            step.error_data = {"message": exc.message, "status": exc.status, "provider": exc.provider}
+            step.error_data = {
+                "message": exc.message,
+                "status": exc.status,
+                "provider": exc.provider,
+            }
             step.step_ns = time.monotonic_ns() - started
             self.store.record_failed_step(self.agent, step)
             self.emit(StepEvent(step))
-            stop = (StopReason.INVALID_LLM_RESPONSE if exc.kind in ("invalid_response", "empty_response")
-                    else StopReason.LLM_API_ERROR)
+            stop = (
+                StopReason.INVALID_LLM_RESPONSE
+                if exc.kind in ("invalid_response", "empty_response")
+                else StopReason.LLM_API_ERROR
+            )
             return _StepOutcome(stop=stop, error=exc.message)
 
         self.steps += 1
@@ -216,8 +251,11 @@ class AgentLoop:
                 self._v1_step(assistant, response, ctx, outcome, last_step)
             step.tool_ns = time.monotonic_ns() - tool_started
             step.step_ns = time.monotonic_ns() - started
-            step.stop_reason = (outcome.stop.value if outcome.stop else
-                                ("" if outcome.go_on else StopReason.END_TURN.value))
+            step.stop_reason = (
+                outcome.stop.value
+                if outcome.stop
+                else ("" if outcome.go_on else StopReason.END_TURN.value)
+            )
             self._commit(step, outcome, ctx)
         self.emit(StepEvent(step))
         return outcome
@@ -250,13 +288,19 @@ class AgentLoop:
         if heartbeat or self.agent.tool_rules:
             # Rules and heartbeats reason about one call at a time.
             settings = replace(settings, parallel_tool_calls=False)
-        return LLMRequest(model=self.agent.model, messages=list(self.agent.messages), tools=schemas,
-                          tool_choice=choice, settings=settings)
+        return LLMRequest(
+            model=self.agent.model,
+            messages=list(self.agent.messages),
+            tools=schemas,
+            tool_choice=choice,
+            settings=settings,
+        )
 
     def _call_model(self, request: LLMRequest, step: StepRecord, assistant_id: str) -> LLMResponse:
         retries = 0
         compactions = 0
         while True:
+
             def forward(event: StreamEvent) -> None:
                 if self.config.token_streaming:
                     self.emit(DeltaEvent(message_id=assistant_id, step_id=step.id, event=event))
@@ -275,14 +319,21 @@ class AgentLoop:
                 continue
             except ProviderError as exc:
                 step.llm_ns += time.monotonic_ns() - t0
-                step.request = self.provider.build_payload(request) if step.request is None else step.request
+                step.request = (
+                    self.provider.build_payload(request) if step.request is None else step.request
+                )
                 if not exc.retryable or retries >= self.config.max_retries:
                     raise
                 retries += 1
-                delay = min(self.config.retry_max_delay,
-                            exc.retry_after if exc.retry_after is not None
-                            else self.config.retry_base_delay * (2 ** (retries - 1)))
-                log.warning("%s failed (%s), retry %d in %.1fs", self.agent.handle, exc.kind, retries, delay)
+                delay = min(
+                    self.config.retry_max_delay,
+                    exc.retry_after
+                    if exc.retry_after is not None
+                    else self.config.retry_base_delay * (2 ** (retries - 1)),
+                )
+                log.warning(
+                    "%s failed (%s), retry %d in %.1fs", self.agent.handle, exc.kind, retries, delay
+                )
                 time.sleep(max(0.0, delay))
                 continue
             step.llm_ns += time.monotonic_ns() - t0
@@ -294,28 +345,40 @@ class AgentLoop:
 
     # --- handling the answer -------------------------------------------------------
 
-    def _memgpt_step(self, assistant: Message, response: LLMResponse, ctx: ToolContext,
-                     outcome: _StepOutcome, last_step: bool) -> None:
+    def _memgpt_step(
+        self,
+        assistant: Message,
+        response: LLMResponse,
+        ctx: ToolContext,
+        outcome: _StepOutcome,
+        last_step: bool,
+    ) -> None:
         calls = assistant.tool_calls
         if not calls:
             # A memgpt agent must act through a tool. Tell it once; if it keeps
             # answering in plain text the turn ends with no_tool_call.
-            already_told = any(m.kind == MessageKind.HEARTBEAT and m.meta.get("no_tool_call")
-                               for m in self.added)
+            already_told = any(
+                m.kind == MessageKind.HEARTBEAT and m.meta.get("no_tool_call") for m in self.added
+            )
             if already_told or last_step:
                 outcome.stop = StopReason.NO_TOOL_CALL
                 outcome.error = "The model answered without calling a tool."
                 return
-            outcome.messages.append(self._heartbeat(
-                "[This is an automated system message hidden from the user] You replied without calling "
-                "a tool. Your text is private; to talk to the user call send_message.",
-                meta={"no_tool_call": True}))
+            outcome.messages.append(
+                self._heartbeat(
+                    "[This is an automated system message hidden from the user] You replied without calling "
+                    "a tool. Your text is private; to talk to the user call send_message.",
+                    meta={"no_tool_call": True},
+                )
+            )
             outcome.go_on = True
             return
         # One call per step for heartbeat agents; extra parallel calls are dropped
         # from the stored message so history never holds calls without results.
         call = calls[0]
-        assistant.content = [p for p in assistant.content if not isinstance(p, ToolCallPart) or p is call]
+        assistant.content = [
+            p for p in assistant.content if not isinstance(p, ToolCallPart) or p is call
+        ]
         result = self._execute_call(call, ctx, assistant, outcome)
         if result is None:  # paused for approval
             return
@@ -332,7 +395,9 @@ class AgentLoop:
             if requested_heartbeat and self.rules.is_terminal(name):
                 outcome.stop = StopReason.TOOL_RULE
 
-    def _decide_heartbeat(self, name: str, ok: bool, requested: bool, last_step: bool) -> tuple[str, str]:
+    def _decide_heartbeat(
+        self, name: str, ok: bool, requested: bool, last_step: bool
+    ) -> tuple[str, str]:
         reason = prompts.HEARTBEAT_REQUESTED
         go_on = requested
         if not ok:
@@ -351,8 +416,14 @@ class AgentLoop:
             return "stop_max", ""
         return ("continue" if go_on else "stop"), reason
 
-    def _v1_step(self, assistant: Message, response: LLMResponse, ctx: ToolContext,
-                 outcome: _StepOutcome, last_step: bool) -> None:
+    def _v1_step(
+        self,
+        assistant: Message,
+        response: LLMResponse,
+        ctx: ToolContext,
+        outcome: _StepOutcome,
+        last_step: bool,
+    ) -> None:
         calls = assistant.tool_calls
         if not calls:
             missing = self.rules.uncalled_required_tools()
@@ -369,10 +440,15 @@ class AgentLoop:
         for call in calls:
             result = self._execute_call(call, ctx, assistant, outcome)
             if result is None:  # paused for approval; later calls wait too
-                skipped = calls[calls.index(call) + 1:]
+                skipped = calls[calls.index(call) + 1 :]
                 for later in skipped:
-                    outcome.messages.append(self._tool_message(
-                        later, False, "Not run: an earlier tool call in this step is waiting for approval."))
+                    outcome.messages.append(
+                        self._tool_message(
+                            later,
+                            False,
+                            "Not run: an earlier tool call in this step is waiting for approval.",
+                        )
+                    )
                 return
             any_terminal = any_terminal or self.rules.is_terminal(result[2])
         if any_terminal:
@@ -384,8 +460,9 @@ class AgentLoop:
             return
         outcome.go_on = True
 
-    def _execute_call(self, call: ToolCallPart, ctx: ToolContext, assistant: Message,
-                      outcome: _StepOutcome) -> tuple[bool, bool, str] | None:
+    def _execute_call(
+        self, call: ToolCallPart, ctx: ToolContext, assistant: Message, outcome: _StepOutcome
+    ) -> tuple[bool, bool, str] | None:
         """Run one call. Returns (ok, requested_heartbeat, name), or None when the
         call now waits for a human's approval (the turn stops)."""
         name = call.name
@@ -403,14 +480,18 @@ class AgentLoop:
         tool = self.agent.tool(name)
         allowed = self.rules.allowed_tools(self.agent.tool_names)
         if tool is None:
-            error = (f"[ToolConstraintError] There is no tool named {name!r}. "
-                     f"Available tools: {', '.join(allowed) or '(none)'}.")
+            error = (
+                f"[ToolConstraintError] There is no tool named {name!r}. "
+                f"Available tools: {', '.join(allowed) or '(none)'}."
+            )
             self.rules.register_call(name, None)
             outcome.messages.append(self._tool_message(call, False, error))
             return False, True, name
         if name not in allowed:
-            error = (f"[ToolConstraintError] {name} may not be called now because of the tool rules. "
-                     f"Allowed now: {', '.join(allowed)}.")
+            error = (
+                f"[ToolConstraintError] {name} may not be called now because of the tool rules. "
+                f"Allowed now: {', '.join(allowed)}."
+            )
             outcome.messages.append(self._tool_message(call, False, error))
             return False, True, name
 
@@ -418,17 +499,28 @@ class AgentLoop:
         repeats = self._call_counts.get(key, 0) + 1
         self._call_counts[key] = repeats
         if repeats >= self.config.repeat_stop_after:
-            outcome.messages.append(self._tool_message(call, False, "Stopped: identical call repeated."))
+            outcome.messages.append(
+                self._tool_message(call, False, "Stopped: identical call repeated.")
+            )
             outcome.stop = StopReason.INVALID_TOOL_CALL
-            outcome.error = (f"Loop guard: {name} was called {repeats} times in one turn with identical "
-                             "arguments; the turn was stopped.")
+            outcome.error = (
+                f"Loop guard: {name} was called {repeats} times in one turn with identical "
+                "arguments; the turn was stopped."
+            )
             return None
         if repeats >= self.config.repeat_warn_after:
             self.rules.register_call(name, None)
-            outcome.messages.append(self._tool_message(call, False, (
-                f"You already called {name} with exactly these arguments {repeats - 1} times in this turn "
-                "and got the result above. Do not repeat it: use the result, change the arguments, "
-                "or reply to the user.")))
+            outcome.messages.append(
+                self._tool_message(
+                    call,
+                    False,
+                    (
+                        f"You already called {name} with exactly these arguments {repeats - 1} times in this turn "
+                        "and got the result above. Do not repeat it: use the result, change the arguments, "
+                        "or reply to the user."
+                    ),
+                )
+            )
             return False, True, name
 
         if self.rules.requires_approval(name) and not assistant.meta.get("approved"):
@@ -438,8 +530,9 @@ class AgentLoop:
 
         result = run_tool(tool, args, ctx, self.agent, self.config.tool_timeout)
         self.rules.register_call(name, result.output if result.ok else None)
-        outcome.messages.append(self._tool_message(call, result.ok, result.output,
-                                                   result.stdout, result.stderr))
+        outcome.messages.append(
+            self._tool_message(call, result.ok, result.output, result.stdout, result.stderr)
+        )
         return result.ok, requested, name
 
     # --- approvals ---------------------------------------------------------------------
@@ -471,8 +564,11 @@ class AgentLoop:
                     last = self._execute_call(call, ctx, assistant, outcome)
                 else:
                     reason = decision.reason or "no reason given"
-                    outcome.messages.append(self._tool_message(
-                        call, False, f"The user denied this tool call. Their reason: {reason}"))
+                    outcome.messages.append(
+                        self._tool_message(
+                            call, False, f"The user denied this tool call. Their reason: {reason}"
+                        )
+                    )
                     self.rules.register_call(call.name, None)
                     last = (False, True, call.name)
             assistant.meta.pop("approved", None)
@@ -492,23 +588,24 @@ class AgentLoop:
     def _effective_rules(self) -> list[ToolRule]:
         return effective_rules(self.agent)
 
-    def compile_input(self) -> CompileInput:
-        return build_compile_input(self.agent)
-
     def _refresh_system(self, force: bool = False) -> None:
         refresh_system(self.agent, self.store, self.now(), run_id=self.run_id, force=force)
 
     def _base_tokens(self) -> int:
         system = self.agent.messages[0] if self.agent.messages else None
         tools = [t.schema for t in self.agent.tools]
-        return (self.counter.count_message(system) if system else 0) + self.counter.count_tools(tools)
+        return (self.counter.count_message(system) if system else 0) + self.counter.count_tools(
+            tools
+        )
 
     def _system_overflow(self) -> str | None:
         base = self._base_tokens()
         if base >= self.agent.context_window:
-            return (f"The system prompt, core memory and tool schemas alone take {base} tokens, more than "
-                    f"the {self.agent.context_window}-token context window. Shorten memory blocks, detach "
-                    "tools or raise the context window limit.")
+            return (
+                f"The system prompt, core memory and tool schemas alone take {base} tokens, more than "
+                f"the {self.agent.context_window}-token context window. Shorten memory blocks, detach "
+                "tools or raise the context window limit."
+            )
         return None
 
     def context_tokens(self) -> int:
@@ -531,17 +628,34 @@ class AgentLoop:
         if used > self.config.compaction_trigger * window:
             self.compactor.compact(trigger="threshold")
             return
-        if used > self.config.memory_warning_threshold * window and not self._warned_since_summary():
-            alert = Message(role="user", kind=MessageKind.SYSTEM_ALERT, content=[TextPart(
-                prompts.system_alert_envelope(prompts.memory_pressure_warning(self.agent.tool_names),
-                                              self.now(), self.agent.timezone))],
-                id=self.store.new_message_id(), created_at=self.now(), run_id=self.run_id,
-                meta={"memory_pressure": True, "context_tokens": used, "context_window": window})
+        if (
+            used > self.config.memory_warning_threshold * window
+            and not self._warned_since_summary()
+        ):
+            alert = Message(
+                role="user",
+                kind=MessageKind.SYSTEM_ALERT,
+                content=[
+                    TextPart(
+                        prompts.system_alert_envelope(
+                            prompts.memory_pressure_warning(self.agent.tool_names),
+                            self.now(),
+                            self.agent.timezone,
+                        )
+                    )
+                ],
+                id=self.store.new_message_id(),
+                created_at=self.now(),
+                run_id=self.run_id,
+                meta={"memory_pressure": True, "context_tokens": used, "context_window": window},
+            )
             self._persist([alert])
 
     def _warned_since_summary(self) -> bool:
-        return any(m.kind == MessageKind.SYSTEM_ALERT and m.meta.get("memory_pressure")
-                   for m in self.agent.messages)
+        return any(
+            m.kind == MessageKind.SYSTEM_ALERT and m.meta.get("memory_pressure")
+            for m in self.agent.messages
+        )
 
     def _repair_orphans(self, pending_ok: bool) -> None:
         """A turn that died between a tool call and its result leaves a call with
@@ -571,24 +685,56 @@ class AgentLoop:
     # --- building and persisting messages -----------------------------------------------
 
     def _tool_context(self) -> ToolContext:
-        return ToolContext(agent_id=self.agent.id, blocks={b.label: b for b in self.agent.blocks},
-                           backend=self.store.backend, timezone=self.agent.timezone,
-                           enforce_block_limits=self.agent.enforce_block_limits, now=self.now())
+        return ToolContext(
+            agent_id=self.agent.id,
+            blocks={b.label: b for b in self.agent.blocks},
+            backend=self.store.backend,
+            timezone=self.agent.timezone,
+            enforce_block_limits=self.agent.enforce_block_limits,
+            now=self.now(),
+        )
 
-    def _tool_message(self, call: ToolCallPart, ok: bool, text: str, stdout: list[str] | None = None,
-                      stderr: list[str] | None = None) -> Message:
-        envelope = prompts.tool_result_envelope("OK" if ok else "Failed", text, self.now(), self.agent.timezone)
-        part = ToolReturnPart(tool_call_id=call.id, name=call.name, content=envelope,
-                              status="success" if ok else "error", stdout=stdout, stderr=stderr)
-        return Message(role="tool", kind=MessageKind.TOOL, content=[part], id=self.store.new_message_id(),
-                       name=call.name, created_at=self.now(), run_id=self.run_id, is_err=not ok,
-                       meta={"raw": text[:2000]} if not ok else {})
+    def _tool_message(
+        self,
+        call: ToolCallPart,
+        ok: bool,
+        text: str,
+        stdout: list[str] | None = None,
+        stderr: list[str] | None = None,
+    ) -> Message:
+        envelope = prompts.tool_result_envelope(
+            "OK" if ok else "Failed", text, self.now(), self.agent.timezone
+        )
+        part = ToolReturnPart(
+            tool_call_id=call.id,
+            name=call.name,
+            content=envelope,
+            status="success" if ok else "error",
+            stdout=stdout,
+            stderr=stderr,
+        )
+        return Message(
+            role="tool",
+            kind=MessageKind.TOOL,
+            content=[part],
+            id=self.store.new_message_id(),
+            name=call.name,
+            created_at=self.now(),
+            run_id=self.run_id,
+            is_err=not ok,
+            meta={"raw": text[:2000]} if not ok else {},
+        )
 
     def _heartbeat(self, reason: str, meta: dict[str, Any] | None = None) -> Message:
-        return Message(role="user", kind=MessageKind.HEARTBEAT,
-                       content=[TextPart(prompts.heartbeat_envelope(reason, self.now(), self.agent.timezone))],
-                       id=self.store.new_message_id(), created_at=self.now(), run_id=self.run_id,
-                       meta=meta or {})
+        return Message(
+            role="user",
+            kind=MessageKind.HEARTBEAT,
+            content=[TextPart(prompts.heartbeat_envelope(reason, self.now(), self.agent.timezone))],
+            id=self.store.new_message_id(),
+            created_at=self.now(),
+            run_id=self.run_id,
+            meta=meta or {},
+        )
 
     def _persist(self, messages: list[Message]) -> None:
         for message in messages:
@@ -620,8 +766,14 @@ class AgentLoop:
             self.emit(MessageEvent(message))
 
     def _result(self, stop: StopReason, error: str | None = None) -> TurnResult:
-        return TurnResult(run_id=self.run_id, messages=list(self.added), stop_reason=stop, usage=self.usage,
-                          step_count=self.steps, error=error)
+        return TurnResult(
+            run_id=self.run_id,
+            messages=list(self.added),
+            stop_reason=stop,
+            usage=self.usage,
+            step_count=self.steps,
+            error=error,
+        )
 
 
 def effective_rules(agent: AgentState) -> list[ToolRule]:
@@ -636,16 +788,32 @@ def effective_rules(agent: AgentState) -> list[ToolRule]:
 
 def build_compile_input(agent: AgentState) -> CompileInput:
     # Anthropic models on the line-editing agent types get numbered value lines.
-    line_numbers = agent.provider == "anthropic" and agent.agent_type in (AgentType.MEMGPT_V2, AgentType.LETTA_V1)
+    line_numbers = agent.provider == "anthropic" and agent.agent_type in (
+        AgentType.MEMGPT_V2,
+        AgentType.LETTA_V1,
+    )
     return CompileInput(
-        agent_id=agent.id, agent_type=agent.agent_type, system_template=agent.system_template,
-        blocks=agent.blocks, tools=agent.tools, tool_rules=effective_rules(agent), stats=agent.stats,
-        timezone=agent.timezone, line_numbers=line_numbers, directories=agent.directories,
+        agent_id=agent.id,
+        agent_type=agent.agent_type,
+        system_template=agent.system_template,
+        blocks=agent.blocks,
+        tools=agent.tools,
+        tool_rules=effective_rules(agent),
+        stats=agent.stats,
+        timezone=agent.timezone,
+        line_numbers=line_numbers,
+        directories=agent.directories,
     )
 
 
-def refresh_system(agent: AgentState, store: TurnStore, now: datetime, *, run_id: str | None = None,
-                   force: bool = False) -> bool:
+def refresh_system(
+    agent: AgentState,
+    store: TurnStore,
+    now: datetime,
+    *,
+    run_id: str | None = None,
+    force: bool = False,
+) -> bool:
     """Rebuild the system message only when what it shows changed, so the
     provider's prompt cache stays warm across steps and turns. Returns whether
     it was rebuilt. The compiled sections ride along in the message's meta for
@@ -656,9 +824,15 @@ def refresh_system(agent: AgentState, store: TurnStore, now: datetime, *, run_id
     agent.stats = store.refresh_stats(agent)
     agent.stats.last_recompiled = now
     compiled = compile_system(build_compile_input(agent))
-    system = Message(role="system", kind=MessageKind.SYSTEM, content=[TextPart(compiled.text)],
-                     id=store.new_message_id(), created_at=now, run_id=run_id,
-                     meta={"sections": compiled.sections})
+    system = Message(
+        role="system",
+        kind=MessageKind.SYSTEM,
+        content=[TextPart(compiled.text)],
+        id=store.new_message_id(),
+        created_at=now,
+        run_id=run_id,
+        meta={"sections": compiled.sections},
+    )
     store.save_system(agent, system, fingerprint)
     return True
 

@@ -2,13 +2,13 @@
 
 `AgentState` is an engine-side snapshot of one agent, loaded by the store at
 the start of a turn. `TurnStore` is the persistence protocol the loop calls;
-`memory/engine/store.py` implements it with the ORM, tests can implement it
+`memory/store/turn_store.py` implements it with the ORM, tests can implement it
 in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -152,8 +152,13 @@ class TurnStore(Protocol):
         """Persist messages (assigning created_at/sequence ids) and set the window
         to `agent.messages`."""
 
-    def commit_step(self, agent: AgentState, step: StepRecord | None, messages: list[Message],
-                    changed_blocks: list[Block]) -> None:
+    def commit_step(
+        self,
+        agent: AgentState,
+        step: StepRecord | None,
+        messages: list[Message],
+        changed_blocks: list[Block],
+    ) -> None:
         """Atomically: insert `messages`, write changed blocks (with history,
         actor = the agent), save `agent.messages` as the window and the step row."""
 
@@ -169,9 +174,3 @@ class TurnStore(Protocol):
 
     def save_system(self, agent: AgentState, system: Message, fingerprint: str) -> None:
         """Persist a recompiled system message and make it window[0]."""
-
-
-def iter_tool_calls(messages: list[Message]) -> Iterator[tuple[int, Message]]:
-    for index, message in enumerate(messages):
-        if message.role == "assistant" and message.tool_calls:
-            yield index, message

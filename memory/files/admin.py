@@ -12,7 +12,14 @@ class SourceAdmin(admin.ModelAdmin):
 
 @admin.register(SourceFile)
 class SourceFileAdmin(admin.ModelAdmin):
-    list_display = ["file_name", "source", "processing_status", "chunks_embedded", "total_chunks", "created_at"]
+    list_display = [
+        "file_name",
+        "source",
+        "processing_status",
+        "chunks_embedded",
+        "total_chunks",
+        "created_at",
+    ]
     list_filter = ["processing_status"]
     search_fields = ["file_name"]
     exclude = ["raw"]

@@ -22,7 +22,7 @@ def _pieces(text: str, limit: int) -> list[str]:
         if len(parts) > 1:
             return [piece for part in parts for piece in _pieces(part, limit)]
     words = text.split()
-    return [" ".join(words[i:i + limit]) for i in range(0, len(words), limit)]
+    return [" ".join(words[i : i + limit]) for i in range(0, len(words), limit)]
 
 
 def chunk_text(text: str, size: int = 300, overlap: float = 0.15) -> list[str]:

@@ -1,6 +1,6 @@
 """Folders (Letta's "sources") of uploaded files, their text and searchable
 chunks, each agent's view of them, and the background jobs that process them
-(and re-embed archives: memory/reembed.py)."""
+(and re-embed archives: memory/services/reembed.py)."""
 
 from __future__ import annotations
 
@@ -30,13 +30,18 @@ class Source(models.Model):
     open, grep and search."""
 
     id = models.CharField(primary_key=True, max_length=64, default=source_id, editable=False)
-    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE,
-                                     related_name="sources")
-    owner = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="sources")
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="sources"
+    )
+    owner = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="sources"
+    )
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     instructions = models.TextField(blank=True, help_text="How the agent should use these files.")
-    embedding = models.CharField(max_length=200, blank=True, help_text="Embedding handle, or empty for full-text only.")
+    embedding = models.CharField(
+        max_length=200, blank=True, help_text="Embedding handle, or empty for full-text only."
+    )
     chunk_size = models.PositiveIntegerField(default=300, help_text="Target chunk size in tokens.")
     metadata = models.JSONField(default=dict, blank=True)
     agents = models.ManyToManyField(Agent, related_name="sources", blank=True)
@@ -45,14 +50,23 @@ class Source(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="source_name_unique_per_org")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="source_name_unique_per_org"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
 
 
-FILE_STATUSES = [("pending", "pending"), ("parsing", "parsing"), ("embedding", "embedding"),
-                 ("completed", "completed"), ("error", "error")]
+FILE_STATUSES = [
+    ("pending", "pending"),
+    ("parsing", "parsing"),
+    ("embedding", "embedding"),
+    ("completed", "completed"),
+    ("error", "error"),
+]
 
 
 class SourceFile(models.Model):
@@ -61,7 +75,9 @@ class SourceFile(models.Model):
 
     id = models.CharField(primary_key=True, max_length=64, default=file_id, editable=False)
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="files")
-    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     file_name = models.CharField(max_length=255)
     original_file_name = models.CharField(max_length=255)
     file_type = models.CharField(max_length=100, blank=True)
@@ -77,7 +93,11 @@ class SourceFile(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        constraints = [models.UniqueConstraint(fields=["source", "file_name"], name="file_name_unique_per_source")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "file_name"], name="file_name_unique_per_source"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.file_name
@@ -86,7 +106,9 @@ class SourceFile(models.Model):
 class FileContent(models.Model):
     """The whole extracted text of a file (what open_files and grep_files read)."""
 
-    file = models.OneToOneField(SourceFile, on_delete=models.CASCADE, related_name="content", primary_key=True)
+    file = models.OneToOneField(
+        SourceFile, on_delete=models.CASCADE, related_name="content", primary_key=True
+    )
     text = models.TextField()
 
     def __str__(self) -> str:
@@ -99,7 +121,9 @@ class SourcePassage(models.Model):
     id = models.CharField(primary_key=True, max_length=64, default=ids.passage_id, editable=False)
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="passages")
     file = models.ForeignKey(SourceFile, on_delete=models.CASCADE, related_name="passages")
-    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     chunk_index = models.PositiveIntegerField()
     text = models.TextField()
     embedding = VectorField(null=True, blank=True)
@@ -138,8 +162,13 @@ class FileAgent(models.Model):
         return f"{self.agent_id} / {self.file_id} ({'open' if self.is_open else 'closed'})"
 
 
-JOB_STATUSES = [("queued", "queued"), ("running", "running"), ("completed", "completed"),
-                ("failed", "failed"), ("cancelled", "cancelled")]
+JOB_STATUSES = [
+    ("queued", "queued"),
+    ("running", "running"),
+    ("completed", "completed"),
+    ("failed", "failed"),
+    ("cancelled", "cancelled"),
+]
 
 
 class Job(models.Model):
@@ -153,8 +182,12 @@ class Job(models.Model):
     id = models.CharField(primary_key=True, max_length=64, default=job_id, editable=False)
     kind = models.CharField(max_length=30)
     status = models.CharField(max_length=12, choices=JOB_STATUSES, default="queued")
-    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    file = models.ForeignKey(SourceFile, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs")
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    file = models.ForeignKey(
+        SourceFile, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
+    )
     params = models.JSONField(default=dict, blank=True)
     done = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
@@ -174,4 +207,6 @@ class Job(models.Model):
 
     @property
     def progress(self) -> float:
-        return self.done / self.total if self.total else (1.0 if self.status == "completed" else 0.0)
+        return (
+            self.done / self.total if self.total else (1.0 if self.status == "completed" else 0.0)
+        )

@@ -10,10 +10,14 @@ from html.parser import HTMLParser
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 KINDS = {
-    ".txt": "text/plain", ".text": "text/plain", ".log": "text/plain",
-    ".md": "text/markdown", ".markdown": "text/markdown",
+    ".txt": "text/plain",
+    ".text": "text/plain",
+    ".log": "text/plain",
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
     ".pdf": "application/pdf",
-    ".html": "text/html", ".htm": "text/html",
+    ".html": "text/html",
+    ".htm": "text/html",
     ".json": "application/json",
     ".csv": "text/csv",
 }
@@ -31,14 +35,18 @@ def file_type_for(name: str, content_type: str = "") -> str:
     has_extension = "." in lower.rsplit("/", 1)[-1]
     if not has_extension and content_type in KINDS.values():
         return content_type
-    supported = ", ".join(sorted({s.lstrip(".") for s in ("txt", "md", "pdf", "html", "json", "csv")}))
+    supported = ", ".join(
+        sorted({s.lstrip(".") for s in ("txt", "md", "pdf", "html", "json", "csv")})
+    )
     raise ParseError(f"{name}: unsupported file type; upload one of: {supported}.")
 
 
 def _decode(data: bytes, name: str) -> str:
     if b"\x00" in data[:8192]:
         raise ParseError(f"{name} looks like a binary file, not text.")
-    for encoding in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
+    for encoding in (
+        ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",)
+    ):
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
@@ -48,8 +56,29 @@ def _decode(data: bytes, name: str) -> str:
 
 class _HTMLText(HTMLParser):
     SKIP = {"script", "style", "noscript", "template", "head"}
-    BLOCK = {"p", "div", "br", "li", "tr", "section", "article", "h1", "h2", "h3", "h4", "h5", "h6",
-             "pre", "blockquote", "table", "ul", "ol", "header", "footer", "title"}
+    BLOCK = {
+        "p",
+        "div",
+        "br",
+        "li",
+        "tr",
+        "section",
+        "article",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "pre",
+        "blockquote",
+        "table",
+        "ul",
+        "ol",
+        "header",
+        "footer",
+        "title",
+    }
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -116,7 +145,9 @@ def parse_json(data: bytes, name: str) -> str:
     try:
         value = json.loads(_decode(data, name))
     except json.JSONDecodeError as exc:
-        raise ParseError(f"{name} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from exc
+        raise ParseError(
+            f"{name} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
+        ) from exc
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
@@ -132,7 +163,9 @@ def parse_csv(data: bytes, name: str) -> str:
     if not body:
         return ", ".join(header)
     # One line per record, "column: value", so every chunk is self-explaining.
-    return "\n".join("; ".join(f"{h}: {v}" for h, v in zip(header, row, strict=False) if v) for row in body)
+    return "\n".join(
+        "; ".join(f"{h}: {v}" for h, v in zip(header, row, strict=False) if v) for row in body
+    )
 
 
 def parse(data: bytes, name: str, file_type: str) -> str:

@@ -25,12 +25,13 @@ def source_get_for_user(*, user: User, source_id: str) -> Source | None:
 
 
 def file_get_for_user(*, user: User, source_id: str, file_id: str) -> SourceFile | None:
-    return SourceFile.objects.filter(pk=file_id, source__in=sources_visible_to(user=user),
-                                     source_id=source_id).defer("raw").first()
-
-
-def jobs_for_file(file: SourceFile) -> QuerySet[Job]:
-    return Job.objects.filter(file=file).order_by("-created_at")
+    return (
+        SourceFile.objects.filter(
+            pk=file_id, source__in=sources_visible_to(user=user), source_id=source_id
+        )
+        .defer("raw")
+        .first()
+    )
 
 
 def jobs_visible_to(*, user: User) -> QuerySet[Job]:
@@ -54,8 +55,12 @@ def agent_folder_for(*, agent: Agent, source_id: str) -> Source | None:
 
 def agent_file_for(*, agent: Agent, file_id: str) -> SourceFile | None:
     """A file of a folder attached to the agent."""
-    return (SourceFile.objects.filter(pk=file_id, source__agents=agent).select_related("source")
-            .defer("raw").first())
+    return (
+        SourceFile.objects.filter(pk=file_id, source__agents=agent)
+        .select_related("source")
+        .defer("raw")
+        .first()
+    )
 
 
 def _file_views(agent: Agent, rows: QuerySet[SourceFile]) -> list[SourceFile]:
@@ -86,14 +91,20 @@ def agent_file_view(*, agent: Agent, file_id: str) -> SourceFile | None:
 
 def agent_folders(*, agent: Agent) -> list[dict[str, Any]]:
     """The folders attached to the agent, each with its files."""
-    return [{"source": source, "files": folder_files(agent=agent, source=source)}
-            for source in Source.objects.filter(agents=agent).order_by("name")]
+    return [
+        {"source": source, "files": folder_files(agent=agent, source=source)}
+        for source in Source.objects.filter(agents=agent).order_by("name")
+    ]
 
 
 def folders_attachable(*, agent: Agent, user: User) -> QuerySet[Source]:
     """The user's folders that could be attached to the agent (same team, not yet attached)."""
-    return (sources_visible_to(user=user).filter(organization_id=agent.organization_id)
-            .exclude(agents=agent).order_by("name"))
+    return (
+        sources_visible_to(user=user)
+        .filter(organization_id=agent.organization_id)
+        .exclude(agents=agent)
+        .order_by("name")
+    )
 
 
 def agent_directories(*, agent_id: str) -> list[dict]:
@@ -102,14 +113,27 @@ def agent_directories(*, agent_id: str) -> list[dict]:
     visible lines."""
     folders: dict[str, dict] = {}
     for source in Source.objects.filter(agents__id=agent_id).order_by("name"):
-        folders[source.id] = {"name": source.name, "description": source.description,
-                              "instructions": source.instructions, "files": []}
-    links = (FileAgent.objects.filter(agent_id=agent_id, source_id__in=folders,
-                                      file__processing_status="completed")
-             .select_related("file").order_by("file__file_name"))
+        folders[source.id] = {
+            "name": source.name,
+            "description": source.description,
+            "instructions": source.instructions,
+            "files": [],
+        }
+    links = (
+        FileAgent.objects.filter(
+            agent_id=agent_id, source_id__in=folders, file__processing_status="completed"
+        )
+        .select_related("file")
+        .order_by("file__file_name")
+    )
     for link in links:
-        folders[link.source_id]["files"].append({
-            "file_name": link.file.file_name, "is_open": link.is_open,
-            "visible_content": link.visible_content if link.is_open else "",
-            "offset": link.offset, "length": link.length})
+        folders[link.source_id]["files"].append(
+            {
+                "file_name": link.file.file_name,
+                "is_open": link.is_open,
+                "visible_content": link.visible_content if link.is_open else "",
+                "offset": link.offset,
+                "length": link.length,
+            }
+        )
     return list(folders.values())

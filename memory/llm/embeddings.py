@@ -181,7 +181,6 @@ class GeminiEmbedder(Embedder):
         if self._client is None:
             from google import genai
 
-
             if not self.api_key:
                 raise ProviderError(
                     f"{PROVIDER_ENV_VARS['gemini']} is not set",
@@ -198,7 +197,6 @@ class GeminiEmbedder(Embedder):
 
     def _embed_batch(self, texts: list[str]) -> list[list[float]]:
         from google.genai import types as genai_types
-
 
         config = (
             genai_types.EmbedContentConfig(output_dimensionality=self.requested_dim)

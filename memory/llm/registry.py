@@ -164,7 +164,7 @@ def get_provider(config: ProviderConfig, name: str) -> Provider:
 # shared by every request and thread (the SDK clients are thread-safe). It is
 # rebuilt after a while so what it learnt from the server (a self-hosted
 # model's window, a listing that failed) is asked again. BYOK providers and
-# agents' own endpoints (providers/runtime.py) share this cache.
+# agents' own endpoints (memory/services/providers.py) share this cache.
 _PROVIDER_CACHE: OrderedDict[tuple[Any, ...], tuple[Provider, float]] = OrderedDict()
 _PROVIDER_CACHE_SIZE = 128
 _PROVIDER_TTL_SECONDS = 300.0

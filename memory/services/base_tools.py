@@ -15,7 +15,8 @@ def base_tools_sync() -> list[Tool]:
     tools = []
     for name, base in BASE_TOOLS.items():
         tool, _ = Tool.objects.update_or_create(
-            organization=None, name=name,
+            organization=None,
+            name=name,
             defaults={
                 "description": base.schema.get("description", ""),
                 "tool_type": base.tool_type,

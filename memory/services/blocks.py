@@ -26,21 +26,37 @@ def _agents_of(block: m.Block) -> list[str]:
     return list(m.AgentBlock.objects.filter(block=block).values_list("agent_id", flat=True))
 
 
-def _announce(agent_ids: list[str], block: m.Block | None, event: str, *, actor: str = "user",
-              block_id: str = "") -> None:
+def _announce(
+    agent_ids: list[str],
+    block: m.Block | None,
+    event: str,
+    *,
+    actor: str = "user",
+    block_id: str = "",
+) -> None:
     """After commit (so readers see what was saved): recompile each agent's
     prompt unless it is mid-turn, and tell its open tabs."""
     summary = None
     if block is not None:
-        summary = {"id": block.id, "label": block.label, "value": block.value, "limit": block.limit,
-                   "version": block.version}
+        summary = {
+            "id": block.id,
+            "label": block.label,
+            "value": block.value,
+            "limit": block.limit,
+            "version": block.version,
+        }
     elif block_id:
         summary = {"id": block_id}
 
     def send() -> None:
         for agent_id in agent_ids:
             agent_refresh_if_idle(agent_id)
-            payload: dict[str, Any] = {"type": "block", "event": event, "actor": actor, "agent_id": agent_id}
+            payload: dict[str, Any] = {
+                "type": "block",
+                "event": event,
+                "actor": actor,
+                "agent_id": agent_id,
+            }
             if summary is not None:
                 payload["block"] = summary
             publish(agent_id, payload)
@@ -63,12 +79,24 @@ def block_new(*, user: User, owner: User | None = None, **fields: Any) -> m.Bloc
 
 
 @transaction.atomic
-def block_edit(*, user: User, block: m.Block, expected_version: int | None = None,
-               reason: str = "edited", **changes: Any) -> m.Block:
+def block_edit(
+    *,
+    user: User,
+    block: m.Block,
+    expected_version: int | None = None,
+    reason: str = "edited",
+    **changes: Any,
+) -> m.Block:
     """A person's edit; with `expected_version`, a concurrent change since they
     read the block is a Conflict instead of being overwritten."""
-    saved = block_update(block=block, actor_type="user", actor_id=user.id, reason=reason,
-                         expected_version=expected_version, **changes)
+    saved = block_update(
+        block=block,
+        actor_type="user",
+        actor_id=user.id,
+        reason=reason,
+        expected_version=expected_version,
+        **changes,
+    )
     _announce(_agents_of(saved), saved, "updated")
     return saved
 
@@ -83,9 +111,17 @@ def block_revert(*, block: m.Block, user: User, sequence: int | None = None) -> 
         snapshot = block.history.filter(sequence=sequence).first()
         if snapshot is None:
             raise InvalidInput(f"Block {block.label!r} has no version #{sequence}.")
-        saved = block_update(block=block, actor_type="user", actor_id=user.id, reason=f"restored #{sequence}",
-                             value=snapshot.value, limit=snapshot.limit, description=snapshot.description,
-                             read_only=snapshot.read_only, label=snapshot.label)
+        saved = block_update(
+            block=block,
+            actor_type="user",
+            actor_id=user.id,
+            reason=f"restored #{sequence}",
+            value=snapshot.value,
+            limit=snapshot.limit,
+            description=snapshot.description,
+            read_only=snapshot.read_only,
+            label=snapshot.label,
+        )
     _announce(_agents_of(saved), saved, "updated")
     return saved
 
@@ -128,7 +164,9 @@ def block_remove(*, agent: Agent, block: m.Block, delete: bool) -> None:
     agents use it (it would silently change their memory)."""
     others = m.AgentBlock.objects.filter(block=block).exclude(agent=agent).count()
     if delete and others:
-        raise Conflict(f"Block {block.label!r} is shared with {others} other agent(s); detach it instead.")
+        raise Conflict(
+            f"Block {block.label!r} is shared with {others} other agent(s); detach it instead."
+        )
     if delete:
         block_delete(block=block)
     else:

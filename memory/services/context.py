@@ -85,7 +85,9 @@ def agent_messages_reset(*, agent: Agent) -> Agent:
 def agent_window_set(*, agent: Agent, message_ids: list[str]) -> None:
     """Make these messages (the agent's own) its in-context window."""
     with agent_turn_lock(agent.id):
-        found = set(m.Message.objects.filter(agent=agent, pk__in=message_ids).values_list("id", flat=True))
+        found = set(
+            m.Message.objects.filter(agent=agent, pk__in=message_ids).values_list("id", flat=True)
+        )
         missing = [i for i in message_ids if i not in found]
         if missing:
             raise NotFound(f"Messages not found for this agent: {', '.join(missing[:5])}.")
@@ -105,8 +107,13 @@ def agent_compact(*, agent: Agent) -> dict[str, Any]:
             raise InvalidInput(exc.message) from None
         before = len(state.messages)
         compactor = Compactor(
-            agent=state, store=store, provider=provider, model=state.model, counter=counter_for(state.model),
-            emit=lambda e: publish_loop_event(agent.id, e), now=lambda: datetime.now(UTC),
+            agent=state,
+            store=store,
+            provider=provider,
+            model=state.model,
+            counter=counter_for(state.model),
+            emit=lambda e: publish_loop_event(agent.id, e),
+            now=lambda: datetime.now(UTC),
         )
         compactor.after = lambda: refresh_system(state, store, datetime.now(UTC), force=True)
         if not compactor.compact(trigger="manual", force=True):

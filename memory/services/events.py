@@ -96,10 +96,14 @@ async def _pump() -> None:
 
 def message_payload(message: Message) -> dict[str, Any]:
     return {
-        "id": message.id, "role": message.role, "kind": message.kind.value,
+        "id": message.id,
+        "role": message.role,
+        "kind": message.kind.value,
         "content": [part_to_json(p) for p in message.content],
         "created_at": message.created_at.isoformat() if message.created_at else None,
-        "step_id": message.step_id, "run_id": message.run_id, "is_err": message.is_err,
+        "step_id": message.step_id,
+        "run_id": message.run_id,
+        "is_err": message.is_err,
         "meta": {k: v for k, v in message.meta.items() if k != "sections"},
     }
 
@@ -110,12 +114,28 @@ def loop_event_payload(event: LoopEvent) -> dict[str, Any] | None:
     if isinstance(event, DeltaEvent):
         inner = event.event
         if isinstance(inner, TextDelta):
-            return {"type": "delta", "message_id": event.message_id, "part": "text", "text": inner.text}
+            return {
+                "type": "delta",
+                "message_id": event.message_id,
+                "part": "text",
+                "text": inner.text,
+            }
         if isinstance(inner, ReasoningDelta) and inner.text:
-            return {"type": "delta", "message_id": event.message_id, "part": "reasoning", "text": inner.text}
+            return {
+                "type": "delta",
+                "message_id": event.message_id,
+                "part": "reasoning",
+                "text": inner.text,
+            }
         if isinstance(inner, ToolCallDelta):
-            return {"type": "delta", "message_id": event.message_id, "part": "tool_call",
-                    "index": inner.index, "name": inner.name, "text": inner.arguments}
+            return {
+                "type": "delta",
+                "message_id": event.message_id,
+                "part": "tool_call",
+                "index": inner.index,
+                "name": inner.name,
+                "text": inner.arguments,
+            }
         return None
     if isinstance(event, StepEvent):
         step = dataclasses.asdict(event.step)
@@ -123,7 +143,11 @@ def loop_event_payload(event: LoopEvent) -> dict[str, Any] | None:
         step.pop("response", None)
         return {"type": "step", "step": step}
     if isinstance(event, CompactionEvent):
-        return {"type": "compaction", "summary": message_payload(event.summary), "stats": event.stats}
+        return {
+            "type": "compaction",
+            "summary": message_payload(event.summary),
+            "stats": event.stats,
+        }
     return None
 
 

@@ -31,15 +31,27 @@ def _status(file: SourceFile, status: str, **fields: Any) -> None:
     SourceFile.objects.filter(pk=file.pk).update(processing_status=status, **fields)
 
 
-def _insert_chunks(file: SourceFile, start: int, chunks: list[str], vectors: list[list[float]] | None,
-                   model: str) -> None:
+def _insert_chunks(
+    file: SourceFile, start: int, chunks: list[str], vectors: list[list[float]] | None, model: str
+) -> None:
     rows = []
     for i, text in enumerate(chunks):
         vec = vectors[i] if vectors else None
-        rows.append({"id": f"passage-{uuid.uuid4()}", "source": file.source_id, "file": file.id,
-                     "org": file.organization_id, "idx": start + i, "text": text,
-                     "vec": vector_literal(vec) if vec else None, "dim": len(vec) if vec else None,
-                     "model": model if vec else "", "cfg": TS_CONFIG, "name": file.file_name})
+        rows.append(
+            {
+                "id": f"passage-{uuid.uuid4()}",
+                "source": file.source_id,
+                "file": file.id,
+                "org": file.organization_id,
+                "idx": start + i,
+                "text": text,
+                "vec": vector_literal(vec) if vec else None,
+                "dim": len(vec) if vec else None,
+                "model": model if vec else "",
+                "cfg": TS_CONFIG,
+                "name": file.file_name,
+            }
+        )
     with connection.cursor() as cursor:
         cursor.executemany(
             """INSERT INTO sources_sourcepassage (id, source_id, file_id, organization_id, chunk_index, text,
@@ -47,7 +59,8 @@ def _insert_chunks(file: SourceFile, start: int, chunks: list[str], vectors: lis
                VALUES (%(id)s, %(source)s, %(file)s, %(org)s, %(idx)s, %(text)s, %(vec)s::vector, %(dim)s,
                    %(model)s, setweight(to_tsvector(%(cfg)s, %(text)s), 'A')
                        || setweight(to_tsvector(%(cfg)s, %(name)s), 'D'), now())""",
-            rows)
+            rows,
+        )
 
 
 def file_process(job: Job) -> None:
@@ -67,7 +80,7 @@ def file_process(job: Job) -> None:
         job_progress(job, done=0, total=len(chunks))
         embed = embedder_for(source.embedding) if source.embedding else None
         for start in range(0, len(chunks), EMBED_BATCH):
-            batch = chunks[start:start + EMBED_BATCH]
+            batch = chunks[start : start + EMBED_BATCH]
             vectors = embed(batch) if embed else None
             _insert_chunks(file, start, batch, vectors, source.embedding)
             _status(file, "embedding", chunks_embedded=start + len(batch))
@@ -80,8 +93,11 @@ def file_process(job: Job) -> None:
             files_changed(agent_ids)
     except Exception as exc:
         _undo(file)
-        message = str(exc) if isinstance(exc, ParseError | JobError) else \
-            f"processing {file.file_name} failed: {type(exc).__name__}: {exc}"
+        message = (
+            str(exc)
+            if isinstance(exc, ParseError | JobError)
+            else f"processing {file.file_name} failed: {type(exc).__name__}: {exc}"
+        )
         _status(file, "error", error_message=message[:2000])
         raise JobError(message) from exc
 
@@ -99,13 +115,26 @@ def _open_for(agent_id: str, file: SourceFile, text: str) -> None:
     """A new file opens in every attached agent's view, as in Letta."""
     visible, start, _ = file_window(text, 0, OPEN_LINES)
     FileAgent.objects.update_or_create(
-        agent_id=agent_id, file=file,
-        defaults={"source_id": file.source_id, "is_open": True, "visible_content": visible, "offset": start,
-                  "length": OPEN_LINES, "last_accessed_at": datetime.now(UTC)})
-    still = list(FileAgent.objects.filter(agent_id=agent_id, is_open=True).order_by("-last_accessed_at")
-                 .values_list("pk", flat=True))
+        agent_id=agent_id,
+        file=file,
+        defaults={
+            "source_id": file.source_id,
+            "is_open": True,
+            "visible_content": visible,
+            "offset": start,
+            "length": OPEN_LINES,
+            "last_accessed_at": datetime.now(UTC),
+        },
+    )
+    still = list(
+        FileAgent.objects.filter(agent_id=agent_id, is_open=True)
+        .order_by("-last_accessed_at")
+        .values_list("pk", flat=True)
+    )
     if len(still) > MAX_OPEN_FILES:
-        FileAgent.objects.filter(pk__in=still[MAX_OPEN_FILES:]).update(is_open=False, visible_content="")
+        FileAgent.objects.filter(pk__in=still[MAX_OPEN_FILES:]).update(
+            is_open=False, visible_content=""
+        )
 
 
 def _undo(file: SourceFile) -> None:

@@ -55,8 +55,15 @@ def files_changed(agent_ids: list[str], *, folders: bool = False) -> None:
     transaction.on_commit(send)
 
 
-def source_create(*, owner: User, name: str, description: str = "", instructions: str = "",
-                  embedding: str = "", chunk_size: int = 300) -> Source:
+def source_create(
+    *,
+    owner: User,
+    name: str,
+    description: str = "",
+    instructions: str = "",
+    embedding: str = "",
+    chunk_size: int = 300,
+) -> Source:
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise InvalidInput("A folder needs a name of 1 to 200 characters.")
@@ -69,9 +76,15 @@ def source_create(*, owner: User, name: str, description: str = "", instructions
         raise InvalidInput("chunk_size must be between 50 and 4000 tokens.")
     try:
         with transaction.atomic():
-            return Source.objects.create(owner=owner, organization_id=owner.organization_id, name=name,
-                                         description=description, instructions=instructions,
-                                         embedding=embedding, chunk_size=chunk_size)
+            return Source.objects.create(
+                owner=owner,
+                organization_id=owner.organization_id,
+                name=name,
+                description=description,
+                instructions=instructions,
+                embedding=embedding,
+                chunk_size=chunk_size,
+            )
     except IntegrityError:
         raise Conflict(f"A folder named {name!r} already exists.") from None
 
@@ -84,12 +97,18 @@ def source_delete(*, source: Source) -> None:
 
 
 @transaction.atomic
-def source_create_for_agent(*, owner: User, agent: Agent, name: str, description: str = "",
-                            instructions: str = "") -> Source:
+def source_create_for_agent(
+    *, owner: User, agent: Agent, name: str, description: str = "", instructions: str = ""
+) -> Source:
     """A new folder, attached to `agent` at once; its files are embedded with
     the agent's embedding model (full-text only if it has none)."""
-    source = source_create(owner=owner, name=name, description=description, instructions=instructions,
-                           embedding=agent.embedding)
+    source = source_create(
+        owner=owner,
+        name=name,
+        description=description,
+        instructions=instructions,
+        embedding=agent.embedding,
+    )
     source_attach(source=source, agent=agent)
     return source
 
@@ -111,7 +130,9 @@ def _free_name(source: Source, name: str) -> str:
 
 
 @transaction.atomic
-def file_upload(*, source: Source, file_name: str, data: bytes, content_type: str = "") -> tuple[SourceFile, Job]:
+def file_upload(
+    *, source: Source, file_name: str, data: bytes, content_type: str = ""
+) -> tuple[SourceFile, Job]:
     """Store the upload and queue its processing (parse, chunk, embed)."""
     file_name = (file_name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
     if not file_name:
@@ -125,9 +146,15 @@ def file_upload(*, source: Source, file_name: str, data: bytes, content_type: st
     except ParseError as exc:
         raise InvalidInput(str(exc)) from None
     Source.objects.select_for_update().filter(pk=source.pk).first()  # serialise name choice
-    file = SourceFile.objects.create(source=source, organization_id=source.organization_id,
-                                     file_name=_free_name(source, file_name), original_file_name=file_name,
-                                     file_type=kind, file_size=len(data), raw=data)
+    file = SourceFile.objects.create(
+        source=source,
+        organization_id=source.organization_id,
+        file_name=_free_name(source, file_name),
+        original_file_name=file_name,
+        file_type=kind,
+        file_size=len(data),
+        raw=data,
+    )
     job = job_enqueue(kind="file_process", file_id=file.id)
     return file, job
 
@@ -144,8 +171,12 @@ def files_upload(*, source: Source, uploads: list[Any]) -> tuple[list[SourceFile
             refused.append(f"{name} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.")
             continue
         try:
-            file, _ = file_upload(source=source, file_name=name, data=upload.read(),
-                                  content_type=upload.content_type or "")
+            file, _ = file_upload(
+                source=source,
+                file_name=name,
+                data=upload.read(),
+                content_type=upload.content_type or "",
+            )
         except InvalidInput as exc:
             refused.append(exc.message)
         else:
@@ -175,7 +206,9 @@ def source_attach(*, source: Source, agent: Agent) -> None:
     if source.organization_id != agent.organization_id:
         raise NotFound("No such folder for this agent.")
     source.agents.add(agent)
-    for file in SourceFile.objects.filter(source=source, processing_status="completed").defer("raw"):
+    for file in SourceFile.objects.filter(source=source, processing_status="completed").defer(
+        "raw"
+    ):
         FileAgent.objects.get_or_create(agent=agent, file=file, defaults={"source": source})
     for tool in _file_tools():
         AgentTool.objects.get_or_create(agent=agent, tool=tool)
@@ -195,7 +228,9 @@ def agent_file_open(*, agent: Agent, file: SourceFile) -> None:
     """A person opens a file in the agent's view (its first lines), as the
     agent's open_files would; the least recently used closes beyond the limit."""
     if file.processing_status != "completed":
-        raise InvalidInput(f"{file.file_name} is not processed yet; it can be opened once completed.")
+        raise InvalidInput(
+            f"{file.file_name} is not processed yet; it can be opened once completed."
+        )
     with transaction.atomic():
         AgentFiles(agent.id).open([{"file_name": f"{file.source.name}/{file.file_name}"}])
         files_changed([agent.id])
@@ -224,8 +259,9 @@ class AgentFiles:
         self.agent_id = agent_id
 
     def _links(self) -> Any:
-        return (FileAgent.objects.filter(agent_id=self.agent_id, file__processing_status="completed")
-                .select_related("file", "file__content", "source"))
+        return FileAgent.objects.filter(
+            agent_id=self.agent_id, file__processing_status="completed"
+        ).select_related("file", "file__content", "source")
 
     def _names(self) -> dict[str, FileAgent]:
         return {f"{link.source.name}/{link.file.file_name}": link for link in self._links()}
@@ -238,7 +274,9 @@ class AgentFiles:
             return matches[0]
         listing = ", ".join(sorted(names)) or "(no files: no folder is attached)"
         if matches:
-            raise InvalidInput(f"{name!r} is in several folders; use 'folder/{name}'. Files: {listing}")
+            raise InvalidInput(
+                f"{name!r} is in several folders; use 'folder/{name}'. Files: {listing}"
+            )
         raise InvalidInput(f"No file named {name!r}. Files: {listing}")
 
     @transaction.atomic
@@ -255,27 +293,43 @@ class AgentFiles:
             length = int(length) if length else DEFAULT_WINDOW_LINES
             visible, start, end = file_window(text, offset, length)
             total = text.count("\n") + 1
-            link.is_open, link.visible_content, link.offset, link.length = True, visible, start, length
+            link.is_open, link.visible_content, link.offset, link.length = (
+                True,
+                visible,
+                start,
+                length,
+            )
             link.last_accessed_at = now
             link.save()
             chosen.append(link)
-            opened.append(f"--- {link.source.name}/{link.file.file_name} (lines {start + 1}-{end} of {total})\n"
-                          f"{visible}")
+            opened.append(
+                f"--- {link.source.name}/{link.file.file_name} (lines {start + 1}-{end} of {total})\n"
+                f"{visible}"
+            )
         keep = {link.pk for link in chosen}
         if close_all_others:
-            FileAgent.objects.filter(agent_id=self.agent_id, is_open=True).exclude(pk__in=keep).update(
-                is_open=False, visible_content="")
+            FileAgent.objects.filter(agent_id=self.agent_id, is_open=True).exclude(
+                pk__in=keep
+            ).update(is_open=False, visible_content="")
         # At most MAX_OPEN_FILES stay open: the least recently used close first.
-        still = list(FileAgent.objects.filter(agent_id=self.agent_id, is_open=True)
-                     .order_by("-last_accessed_at").values_list("pk", flat=True))
+        still = list(
+            FileAgent.objects.filter(agent_id=self.agent_id, is_open=True)
+            .order_by("-last_accessed_at")
+            .values_list("pk", flat=True)
+        )
         closed = still[MAX_OPEN_FILES:]
         if closed:
             FileAgent.objects.filter(pk__in=closed).update(is_open=False, visible_content="")
-        note = f"\n(Closed {len(closed)} least recently used file(s): at most {MAX_OPEN_FILES} stay open.)" \
-            if closed else ""
+        note = (
+            f"\n(Closed {len(closed)} least recently used file(s): at most {MAX_OPEN_FILES} stay open.)"
+            if closed
+            else ""
+        )
         return "\n\n".join(opened) + note
 
-    def grep(self, pattern: str, include: str | None = None, context_lines: int = 1, offset: int = 0) -> str:
+    def grep(
+        self, pattern: str, include: str | None = None, context_lines: int = 1, offset: int = 0
+    ) -> str:
         try:
             regex = re.compile(pattern, re.IGNORECASE)
         except re.error as exc:
@@ -283,17 +337,23 @@ class AgentFiles:
         context_lines = min(max(context_lines, 0), 10)
         matches: list[str] = []
         for full, link in sorted(self._names().items()):
-            if include and not fnmatch.fnmatch(full.rsplit("/", 1)[-1], include) and not fnmatch.fnmatch(full, include):
+            if (
+                include
+                and not fnmatch.fnmatch(full.rsplit("/", 1)[-1], include)
+                and not fnmatch.fnmatch(full, include)
+            ):
                 continue
             lines = link.file.content.text.split("\n")
             for i, line in enumerate(lines):
                 if regex.search(line):
                     lo, hi = max(0, i - context_lines), min(len(lines), i + context_lines + 1)
-                    block = "\n".join(f"{'>' if j == i else ' '} {j + 1}: {lines[j]}" for j in range(lo, hi))
+                    block = "\n".join(
+                        f"{'>' if j == i else ' '} {j + 1}: {lines[j]}" for j in range(lo, hi)
+                    )
                     matches.append(f"{full}:{i + 1}\n{block}")
         if not matches:
             return f"No matches for {pattern!r}."
-        page = matches[offset:offset + GREP_PAGE]
+        page = matches[offset : offset + GREP_PAGE]
         more = len(matches) - offset - len(page)
         head = f"{len(matches)} matches; showing {offset + 1}-{offset + len(page)}."
         tail = f"\n(More: call again with offset={offset + len(page)}.)" if more > 0 else ""

@@ -60,11 +60,19 @@ def jobs_mode() -> str:
     return getattr(settings, "ADE_JOBS", None) or os.environ.get("ADE_JOBS", "thread")
 
 
-def job_enqueue(*, kind: str, agent_id: str | None = None, file_id: str | None = None,
-                params: dict[str, Any] | None = None, total: int = 0) -> Job:
+def job_enqueue(
+    *,
+    kind: str,
+    agent_id: str | None = None,
+    file_id: str | None = None,
+    params: dict[str, Any] | None = None,
+    total: int = 0,
+) -> Job:
     if kind not in HANDLERS:
         raise ValueError(f"unknown job kind {kind!r}")
-    job = Job.objects.create(kind=kind, agent_id=agent_id, file_id=file_id, params=params or {}, total=total)
+    job = Job.objects.create(
+        kind=kind, agent_id=agent_id, file_id=file_id, params=params or {}, total=total
+    )
     transaction.on_commit(kick)
     return job
 
@@ -82,25 +90,38 @@ def job_claim() -> Job | None:
     taken over from a dead worker too often is failed here instead."""
     while True:
         with transaction.atomic():
-            job = _claimable().select_for_update(skip_locked=True).order_by("created_at", "id").first()
+            job = (
+                _claimable()
+                .select_for_update(skip_locked=True)
+                .order_by("created_at", "id")
+                .first()
+            )
             if job is None:
                 return None
             if job.status == "running" and job.attempts >= settings.JOB_MAX_ATTEMPTS:
                 _give_up(job)
                 continue
             if job.status == "running":
-                log.warning("taking over job %s (%s) from a worker that stopped (start %d of %d)",
-                            job.id, job.kind, job.attempts + 1, settings.JOB_MAX_ATTEMPTS)
+                log.warning(
+                    "taking over job %s (%s) from a worker that stopped (start %d of %d)",
+                    job.id,
+                    job.kind,
+                    job.attempts + 1,
+                    settings.JOB_MAX_ATTEMPTS,
+                )
             job.status, job.attempts = "running", job.attempts + 1
-            Job.objects.filter(pk=job.pk).update(status="running", attempts=job.attempts,
-                                                 started_at=Now(), heartbeat_at=Now())
+            Job.objects.filter(pk=job.pk).update(
+                status="running", attempts=job.attempts, started_at=Now(), heartbeat_at=Now()
+            )
             job.started_at = timezone.now()
             return job
 
 
 def _give_up(job: Job) -> None:
-    message = (f"gave up after {job.attempts} starts: the worker running this job stopped each time "
-               "(killed, or out of memory?)")
+    message = (
+        f"gave up after {job.attempts} starts: the worker running this job stopped each time "
+        "(killed, or out of memory?)"
+    )
     abandon = ABANDON.get(job.kind)
     if abandon:
         _load(abandon)(job, message)
@@ -187,9 +208,19 @@ def job_progress(job: Job, *, done: int, total: int | None = None) -> None:
 
 
 def job_payload(job: Job) -> dict[str, Any]:
-    return {"type": "job", "job": {"id": job.id, "kind": job.kind, "status": job.status, "done": job.done,
-                                   "total": job.total, "error": job.error, "file_id": job.file_id,
-                                   "agent_id": job.agent_id}}
+    return {
+        "type": "job",
+        "job": {
+            "id": job.id,
+            "kind": job.kind,
+            "status": job.status,
+            "done": job.done,
+            "total": job.total,
+            "error": job.error,
+            "file_id": job.file_id,
+            "agent_id": job.agent_id,
+        },
+    }
 
 
 def job_publish(job: Job) -> None:

@@ -44,7 +44,8 @@ def _own_archives(agent: Agent) -> tuple[list[str], list[str]]:
 
 def _stale(archive_ids: list[str], model: str) -> Any:
     return m.Passage.objects.filter(archive_id__in=archive_ids).filter(
-        Q(embedding__isnull=True) | ~Q(embedding_model=model))
+        Q(embedding__isnull=True) | ~Q(embedding_model=model)
+    )
 
 
 @transaction.atomic
@@ -66,8 +67,12 @@ def reembed_start(*, agent: Agent, embedding: str) -> Any:
     if not embedding:
         return None  # full-text only from now on; vectors are kept in case the model comes back
     total = _stale(own, embedding).count()
-    return job_enqueue(kind="reembed", agent_id=agent.id, total=total,
-                       params={"embedding": embedding, "shared_archives_skipped": shared})
+    return job_enqueue(
+        kind="reembed",
+        agent_id=agent.id,
+        total=total,
+        params={"embedding": embedding, "shared_archives_skipped": shared},
+    )
 
 
 def reembed_if_changed(*, agent: Agent, embedding: str | None) -> Any:
@@ -90,8 +95,11 @@ def reembed_latest(agent: Agent) -> Any:
     (what the ADE shows), or None."""
     if not agent.embedding:
         return None
-    return (Job.objects.filter(kind="reembed", agent=agent, params__embedding=agent.embedding)
-            .order_by("-created_at", "-id").first())
+    return (
+        Job.objects.filter(kind="reembed", agent=agent, params__embedding=agent.embedding)
+        .order_by("-created_at", "-id")
+        .first()
+    )
 
 
 def reembed_run(job: Any) -> None:
@@ -114,19 +122,29 @@ def reembed_run(job: Any) -> None:
             job.save(update_fields=["status", "error"])
             return
         with transaction.atomic():
-            batch = list(_stale(own, target).select_for_update(skip_locked=True)
-                         .order_by("sequence_id").values_list("id", "text")[:BATCH_SIZE])
+            batch = list(
+                _stale(own, target)
+                .select_for_update(skip_locked=True)
+                .order_by("sequence_id")
+                .values_list("id", "text")[:BATCH_SIZE]
+            )
             if not batch:
                 break
             try:
                 vectors = embed([text for _, text in batch])
             except Exception as exc:
-                raise JobError(f"embedding with {target} failed after {done} of {total} passages: {exc}") from exc
+                raise JobError(
+                    f"embedding with {target} failed after {done} of {total} passages: {exc}"
+                ) from exc
             with connection.cursor() as cursor:
                 cursor.executemany(
                     "UPDATE memory_passage SET embedding = %s::vector, embedding_dim = %s, embedding_model = %s, "
                     "updated_at = now() WHERE id = %s",
-                    [(vector_literal(v), len(v), target, pid) for (pid, _), v in zip(batch, vectors, strict=True)])
+                    [
+                        (vector_literal(v), len(v), target, pid)
+                        for (pid, _), v in zip(batch, vectors, strict=True)
+                    ],
+                )
         done += len(batch)
         job_progress(job, done=done, total=max(total, done))
 
@@ -136,5 +154,9 @@ def reembed_status(agent: Agent) -> dict[str, Any]:
     own, shared = _own_archives(agent)
     total = m.Passage.objects.filter(archive_id__in=own).count()
     stale = _stale(own, agent.embedding).count() if agent.embedding else 0
-    return {"embedding": agent.embedding, "total": total, "embedded": total - stale,
-            "shared_archives": shared}
+    return {
+        "embedding": agent.embedding,
+        "total": total,
+        "embedded": total - stale,
+        "shared_archives": shared,
+    }

@@ -20,16 +20,31 @@ from memory import models as m
 from memory.types import StopReason, Usage
 
 ACTIVE = ("created", "running")
-COMPLETED = {StopReason.END_TURN, StopReason.MAX_STEPS, StopReason.TOOL_RULE, StopReason.REQUIRES_APPROVAL}
+COMPLETED = {
+    StopReason.END_TURN,
+    StopReason.MAX_STEPS,
+    StopReason.TOOL_RULE,
+    StopReason.REQUIRES_APPROVAL,
+}
 DEAD_RUN_ERROR = "The server stopped before this run finished."
 
 
-def run_create(*, agent: Agent, user: User | None, background: bool = False,
-               request_config: dict[str, Any] | None = None) -> m.Run:
+def run_create(
+    *,
+    agent: Agent,
+    user: User | None,
+    background: bool = False,
+    request_config: dict[str, Any] | None = None,
+) -> m.Run:
     """Record a run before its turn starts, so its id is known to the caller
     and a crash leaves a trace that the next turn marks as failed."""
-    return m.Run.objects.create(agent=agent, created_by=user, status="created", background=background,
-                                request_config=request_config or {})
+    return m.Run.objects.create(
+        agent=agent,
+        created_by=user,
+        status="created",
+        background=background,
+        request_config=request_config or {},
+    )
 
 
 # Runs of this process waiting for their agent's lock (sends queued behind a
@@ -69,11 +84,20 @@ def run_start(run: m.Run, agent: Agent) -> None:
                WHERE id = %(run)s OR (agent_id = %(agent)s AND (
                    status = 'running'
                    OR (status = 'created' AND NOT background AND NOT (id = ANY(%(waiting)s::varchar[])))))""",
-            {"run": run.pk, "agent": agent.pk, "waiting": waiting, "error": DEAD_RUN_ERROR})
+            {"run": run.pk, "agent": agent.pk, "waiting": waiting, "error": DEAD_RUN_ERROR},
+        )
 
 
-def run_finish(run: m.Run, agent: Agent, *, stop: StopReason, usage: Usage, steps: int, error: str | None,
-               started_ns: int) -> None:
+def run_finish(
+    run: m.Run,
+    agent: Agent,
+    *,
+    stop: StopReason,
+    usage: Usage,
+    steps: int,
+    error: str | None,
+    started_ns: int,
+) -> None:
     """Record how the turn ended, on the run and on the agent."""
     if stop == StopReason.CANCELLED:
         status = "cancelled"
@@ -84,20 +108,30 @@ def run_finish(run: m.Run, agent: Agent, *, stop: StopReason, usage: Usage, step
     duration = time.monotonic_ns() - started_ns
     now = timezone.now()
     m.Run.objects.filter(pk=run.pk).update(
-        status=status, stop_reason=stop.value, error=error or "", prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens, cached_input_tokens=usage.cached_input_tokens,
-        reasoning_tokens=usage.reasoning_tokens, step_count=steps, total_duration_ns=duration,
-        completed_at=now)
-    Agent.objects.filter(pk=agent.pk).update(last_run_completion=now,
-                                             last_run_duration_ms=duration // 1_000_000,
-                                             last_stop_reason=stop.value)
+        status=status,
+        stop_reason=stop.value,
+        error=error or "",
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        cached_input_tokens=usage.cached_input_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
+        step_count=steps,
+        total_duration_ns=duration,
+        completed_at=now,
+    )
+    Agent.objects.filter(pk=agent.pk).update(
+        last_run_completion=now,
+        last_run_duration_ms=duration // 1_000_000,
+        last_stop_reason=stop.value,
+    )
 
 
 def run_fail(run_id: str, error: str) -> int:
     """Mark a run failed unless it already ended. message_send records the
     failures inside its lock; this covers refusals before it and dead processes."""
     return m.Run.objects.filter(pk=run_id, status__in=ACTIVE).update(
-        status="failed", stop_reason="error", error=error, completed_at=timezone.now())
+        status="failed", stop_reason="error", error=error, completed_at=timezone.now()
+    )
 
 
 def run_cancel(*, run: m.Run) -> None:
@@ -122,7 +156,11 @@ def runs_cancel(*, agent: Agent, run_ids: list[str] | None) -> dict[str, str]:
     results = {}
     for run in targets:
         queued = m.Run.objects.filter(pk=run.pk, status="created", background=True).update(
-            status="cancelled", stop_reason="cancelled", cancel_requested=True, completed_at=timezone.now())
+            status="cancelled",
+            stop_reason="cancelled",
+            cancel_requested=True,
+            completed_at=timezone.now(),
+        )
         if queued:
             results[run.id] = "cancelled"
         elif run.status in ACTIVE:

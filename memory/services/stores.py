@@ -11,5 +11,9 @@ from memory.store.turn_store import DjangoTurnStore
 
 
 def store_for(agent: Agent) -> DjangoTurnStore:
-    return DjangoTurnStore(embed=embedder_for(agent.embedding), embedding_model=agent.embedding,
-                           on_block_saved=block_saved_by_agent, files=AgentFiles)
+    return DjangoTurnStore(
+        embed=embedder_for(agent.embedding),
+        embedding_model=agent.embedding,
+        on_block_saved=block_saved_by_agent,
+        files=AgentFiles,
+    )

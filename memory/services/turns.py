@@ -29,8 +29,10 @@ from memory.services.stores import store_for
 from memory.store.rows import load_agent
 from memory.types import Message, MessageKind, StopReason, TextPart, Usage
 
-NO_MODEL = ("This agent has no model yet: choose one in its settings, or set its model handle "
-            "(e.g. 'openai/gpt-4o-mini').")
+NO_MODEL = (
+    "This agent has no model yet: choose one in its settings, or set its model handle "
+    "(e.g. 'openai/gpt-4o-mini')."
+)
 
 
 def require_model(agent: Agent) -> None:
@@ -46,21 +48,39 @@ def turn_check(*, agent: Agent, max_steps: int | None = None) -> None:
         raise InvalidInput("max_steps must be between 1 and 1000.")
 
 
-def user_message(text: str, *, tz: str, name: str | None = None, otid: str | None = None) -> Message:
+def user_message(
+    text: str, *, tz: str, name: str | None = None, otid: str | None = None
+) -> Message:
     now = datetime.now(UTC)
-    return Message(role="user", kind=MessageKind.USER, content=[TextPart(prompts.user_envelope(text, now, tz))],
-                   name=name, otid=otid, created_at=now)
+    return Message(
+        role="user",
+        kind=MessageKind.USER,
+        content=[TextPart(prompts.user_envelope(text, now, tz))],
+        name=name,
+        otid=otid,
+        created_at=now,
+    )
 
 
 def loop_config() -> LoopConfig:
-    return LoopConfig(max_steps=settings.MAX_STEPS, max_retries=settings.LLM_MAX_RETRIES,
-                      memory_warning_threshold=settings.MEMORY_WARNING_THRESHOLD,
-                      compaction_trigger=settings.COMPACTION_TRIGGER, tool_timeout=settings.TOOL_TIMEOUT)
+    return LoopConfig(
+        max_steps=settings.MAX_STEPS,
+        max_retries=settings.LLM_MAX_RETRIES,
+        memory_warning_threshold=settings.MEMORY_WARNING_THRESHOLD,
+        compaction_trigger=settings.COMPACTION_TRIGGER,
+        tool_timeout=settings.TOOL_TIMEOUT,
+    )
 
 
 def message_send(
-    *, agent: Agent, texts: list[str], user: User | None = None, approvals: list[ApprovalDecision] | None = None,
-    emit: Emit | None = None, max_steps: int | None = None, config: LoopConfig | None = None,
+    *,
+    agent: Agent,
+    texts: list[str],
+    user: User | None = None,
+    approvals: list[ApprovalDecision] | None = None,
+    emit: Emit | None = None,
+    max_steps: int | None = None,
+    config: LoopConfig | None = None,
     run: m.Run | None = None,
 ) -> TurnResult:
     """Run one turn. The run row is created first (unless the caller made it),
@@ -82,29 +102,72 @@ def message_send(
         try:
             result = _run_loop(state, agent, run, texts, approvals, emit, config)
         except TurnInputError as exc:
-            run_finish(run, agent, stop=StopReason.ERROR, usage=Usage(), steps=0, error=str(exc),
-                       started_ns=started)
+            run_finish(
+                run,
+                agent,
+                stop=StopReason.ERROR,
+                usage=Usage(),
+                steps=0,
+                error=str(exc),
+                started_ns=started,
+            )
             raise Conflict(str(exc)) from None
         except Exception as exc:
-            run_finish(run, agent, stop=StopReason.ERROR, usage=Usage(), steps=0,
-                       error=f"{type(exc).__name__}: {exc}", started_ns=started)
+            run_finish(
+                run,
+                agent,
+                stop=StopReason.ERROR,
+                usage=Usage(),
+                steps=0,
+                error=f"{type(exc).__name__}: {exc}",
+                started_ns=started,
+            )
             raise
-    run_finish(run, agent, stop=result.stop_reason, usage=result.usage, steps=result.step_count,
-               error=result.error, started_ns=started)
-    publish(agent.id, {"type": "run", "run_id": run.id, "stop_reason": result.stop_reason.value,
-                       "error": result.error, "step_count": result.step_count,
-                       "usage": dataclasses.asdict(result.usage)})
+    run_finish(
+        run,
+        agent,
+        stop=result.stop_reason,
+        usage=result.usage,
+        steps=result.step_count,
+        error=result.error,
+        started_ns=started,
+    )
+    publish(
+        agent.id,
+        {
+            "type": "run",
+            "run_id": run.id,
+            "stop_reason": result.stop_reason.value,
+            "error": result.error,
+            "step_count": result.step_count,
+            "usage": dataclasses.asdict(result.usage),
+        },
+    )
     return result
 
 
-def _run_loop(state: Any, agent: Agent, run: m.Run, texts: list[str],
-              approvals: list[ApprovalDecision] | None, emit: Emit | None, config: LoopConfig) -> TurnResult:
+def _run_loop(
+    state: Any,
+    agent: Agent,
+    run: m.Run,
+    texts: list[str],
+    approvals: list[ApprovalDecision] | None,
+    emit: Emit | None,
+    config: LoopConfig,
+) -> TurnResult:
     try:
         # The server's provider, the organization's own (BYOK), or the agent's model_endpoint.
         provider = agent_provider(agent, state.provider)
     except ProviderError as exc:
-        return TurnResult(run_id=run.id, messages=[], stop_reason=StopReason.LLM_API_ERROR, usage=Usage(),
-                          step_count=0, error=exc.message, error_type=exc.kind)
+        return TurnResult(
+            run_id=run.id,
+            messages=[],
+            stop_reason=StopReason.LLM_API_ERROR,
+            usage=Usage(),
+            step_count=0,
+            error=exc.message,
+            error_type=exc.kind,
+        )
 
     def fan_out(event: Any) -> None:
         # Every turn, whoever started it, is visible live in every open ADE tab.
@@ -112,7 +175,13 @@ def _run_loop(state: Any, agent: Agent, run: m.Run, texts: list[str],
         if emit is not None:
             emit(event)
 
-    loop = AgentLoop(agent=state, store=store_for(agent), provider=provider, run_id=run.id, config=config,
-                     emit=fan_out)
+    loop = AgentLoop(
+        agent=state,
+        store=store_for(agent),
+        provider=provider,
+        run_id=run.id,
+        config=config,
+        emit=fan_out,
+    )
     inputs = [user_message(text, tz=state.timezone) for text in texts]
     return loop.run(inputs, approvals)

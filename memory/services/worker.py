@@ -53,7 +53,12 @@ CREATED_REAP_GRACE = timedelta(minutes=15)
 
 
 def run_enqueue(
-    *, agent: Agent, user: User, turn: TurnInput, max_steps: int | None, presentation: dict[str, Any],
+    *,
+    agent: Agent,
+    user: User,
+    turn: TurnInput,
+    max_steps: int | None,
+    presentation: dict[str, Any],
 ) -> m.Run:
     """A run for the worker (/messages/async): it holds everything the turn needs."""
     config = {
@@ -131,7 +136,8 @@ def runs_reap() -> int:
     # one still waiting after a long while had its process die before that.
     old = m.Run.objects.filter(
         Q(status="running", created_at__lt=now - REAP_GRACE)
-        | Q(status="created", background=False, created_at__lt=now - CREATED_REAP_GRACE))
+        | Q(status="created", background=False, created_at__lt=now - CREATED_REAP_GRACE)
+    )
     for run_id, agent_id in old.values_list("id", "agent_id"):
         if not agent_try_lock(agent_id):
             continue

@@ -42,17 +42,32 @@ def _validate_label(label: str) -> str:
 def _record_history(block: Block, *, actor_type: str, actor_id: str, reason: str) -> BlockHistory:
     last = block.history.aggregate(m=Max("sequence"))["m"] or 0
     return BlockHistory.objects.create(
-        block=block, sequence=last + 1, label=block.label, value=block.value, limit=block.limit,
-        description=block.description, read_only=block.read_only,
-        actor_type=actor_type, actor_id=actor_id, reason=reason[:200],
+        block=block,
+        sequence=last + 1,
+        label=block.label,
+        value=block.value,
+        limit=block.limit,
+        description=block.description,
+        read_only=block.read_only,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        reason=reason[:200],
     )
 
 
 @transaction.atomic
 def block_create(
-    *, label: str, value: str = "", limit: int | None = None, description: str = "",
-    read_only: bool = False, metadata: dict[str, Any] | None = None, tags: list[str] | None = None,
-    owner: User | None = None, actor_type: str = "user", actor_id: str = "",
+    *,
+    label: str,
+    value: str = "",
+    limit: int | None = None,
+    description: str = "",
+    read_only: bool = False,
+    metadata: dict[str, Any] | None = None,
+    tags: list[str] | None = None,
+    owner: User | None = None,
+    actor_type: str = "user",
+    actor_id: str = "",
 ) -> Block:
     label = _validate_label(label)
     value = _clean_value(value or "")
@@ -61,19 +76,34 @@ def block_create(
         raise InvalidInput(f"Block limit must be between 1 and {LIMIT_MAX} characters.")
     check_limit(value=value, limit=limit)
     block = Block.objects.create(
-        label=label, value=value, limit=limit, description=description or "", read_only=read_only,
-        metadata=metadata or {}, tags=tags or [], owner=owner,
+        label=label,
+        value=value,
+        limit=limit,
+        description=description or "",
+        read_only=read_only,
+        metadata=metadata or {},
+        tags=tags or [],
+        owner=owner,
         organization_id=owner.organization_id if owner else None,
     )
-    _record_history(block, actor_type=actor_type, actor_id=actor_id or (owner.id if owner else ""),
-                    reason="created")
+    _record_history(
+        block,
+        actor_type=actor_type,
+        actor_id=actor_id or (owner.id if owner else ""),
+        reason="created",
+    )
     return block
 
 
 @transaction.atomic
 def block_update(
-    *, block: Block, actor_type: str, actor_id: str = "", reason: str = "",
-    expected_version: int | None = None, **changes: Any,
+    *,
+    block: Block,
+    actor_type: str,
+    actor_id: str = "",
+    reason: str = "",
+    expected_version: int | None = None,
+    **changes: Any,
 ) -> Block:
     """Apply `changes` (value, limit, description, read_only, label, metadata, tags).
 
@@ -104,15 +134,30 @@ def block_update(
             agent__in=AgentBlock.objects.filter(block=locked).values("agent"), label=locked.label
         ).exclude(block=locked)
         if clash.exists():
-            raise Conflict(f"An agent using this block already has a block labelled {locked.label!r}.")
+            raise Conflict(
+                f"An agent using this block already has a block labelled {locked.label!r}."
+            )
         AgentBlock.objects.filter(block=locked).update(label=locked.label)
     # The row is locked (SELECT … FOR UPDATE above), so nobody else can bump
     # the version meanwhile: no need to read it back.
     locked.version += 1
     locked.save()
     _record_history(locked, actor_type=actor_type, actor_id=actor_id, reason=reason or "edited")
-    block.__dict__.update({k: getattr(locked, k) for k in ("label", "value", "limit", "description",
-                                                          "read_only", "metadata", "tags", "version")})
+    block.__dict__.update(
+        {
+            k: getattr(locked, k)
+            for k in (
+                "label",
+                "value",
+                "limit",
+                "description",
+                "read_only",
+                "metadata",
+                "tags",
+                "version",
+            )
+        }
+    )
     return locked
 
 
@@ -125,18 +170,27 @@ def block_undo(*, block: Block, actor_type: str = "user", actor_id: str = "") ->
         raise Conflict("Nothing to undo: this block has no earlier version.")
     previous = snapshots[1]
     return block_update(
-        block=block, actor_type=actor_type, actor_id=actor_id, reason=f"undo to #{previous.sequence}",
-        value=previous.value, limit=previous.limit, description=previous.description,
-        read_only=previous.read_only, label=previous.label,
+        block=block,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        reason=f"undo to #{previous.sequence}",
+        value=previous.value,
+        limit=previous.limit,
+        description=previous.description,
+        read_only=previous.read_only,
+        label=previous.label,
     )
 
 
 def block_attach(*, agent: Agent, block: Block) -> AgentBlock:
     if AgentBlock.objects.filter(agent=agent, label=block.label).exclude(block=block).exists():
-        raise Conflict(f"Agent {agent.id} already has a block labelled {block.label!r}; detach it first.")
+        raise Conflict(
+            f"Agent {agent.id} already has a block labelled {block.label!r}; detach it first."
+        )
     position = (AgentBlock.objects.filter(agent=agent).aggregate(m=Max("position"))["m"] or 0) + 1
-    link, _ = AgentBlock.objects.get_or_create(agent=agent, block=block,
-                                               defaults={"label": block.label, "position": position})
+    link, _ = AgentBlock.objects.get_or_create(
+        agent=agent, block=block, defaults={"label": block.label, "position": position}
+    )
     return link
 
 

@@ -39,7 +39,10 @@ from memory.types import (
 )
 
 _PART_TYPES: dict[str, type] = {
-    "text": TextPart, "reasoning": ReasoningPart, "tool_call": ToolCallPart, "tool_return": ToolReturnPart,
+    "text": TextPart,
+    "reasoning": ReasoningPart,
+    "tool_call": ToolCallPart,
+    "tool_return": ToolReturnPart,
 }
 
 
@@ -58,10 +61,20 @@ def part_from_json(data: dict[str, Any]) -> Part:
 
 def message_from_row(row: m.Message) -> Message:
     return Message(
-        role=row.role, content=[part_from_json(p) for p in row.content], kind=MessageKind(row.kind),
-        id=row.id, name=row.name or None, created_at=row.created_at, model=row.model or None,
-        step_id=row.step_id, run_id=row.run_id, otid=row.otid or None, sequence_id=row.sequence_id,
-        is_err=row.is_err, token_count=row.token_count, meta=row.meta or {},
+        role=row.role,
+        content=[part_from_json(p) for p in row.content],
+        kind=MessageKind(row.kind),
+        id=row.id,
+        name=row.name or None,
+        created_at=row.created_at,
+        model=row.model or None,
+        step_id=row.step_id,
+        run_id=row.run_id,
+        otid=row.otid or None,
+        sequence_id=row.sequence_id,
+        is_err=row.is_err,
+        token_count=row.token_count,
+        meta=row.meta or {},
     )
 
 
@@ -70,24 +83,47 @@ def message_to_row(message: Message, agent_id: str) -> m.Message:
     if message.tool_returns:
         tool_call_id = message.tool_returns[0].tool_call_id
     return m.Message(
-        id=message.id or ids.message_id(), agent_id=agent_id, role=message.role, kind=message.kind.value,
-        content=[part_to_json(p) for p in message.content], name=message.name or "",
-        tool_call_id=tool_call_id, model=message.model or "", run_id=message.run_id,
-        step_id=message.step_id, otid=message.otid or "", is_err=message.is_err,
-        token_count=message.token_count, meta=message.meta,
+        id=message.id or ids.message_id(),
+        agent_id=agent_id,
+        role=message.role,
+        kind=message.kind.value,
+        content=[part_to_json(p) for p in message.content],
+        name=message.name or "",
+        tool_call_id=tool_call_id,
+        model=message.model or "",
+        run_id=message.run_id,
+        step_id=message.step_id,
+        otid=message.otid or "",
+        is_err=message.is_err,
+        token_count=message.token_count,
+        meta=message.meta,
         created_at=message.created_at or datetime.now(UTC),
     )
 
 
 def block_from_row(row: m.Block, label: str | None = None) -> Block:
-    return Block(label=label or row.label, value=row.value, limit=row.limit, description=row.description,
-                 read_only=row.read_only, id=row.id, metadata=dict(row.metadata or {}), version=row.version)
+    return Block(
+        label=label or row.label,
+        value=row.value,
+        limit=row.limit,
+        description=row.description,
+        read_only=row.read_only,
+        id=row.id,
+        metadata=dict(row.metadata or {}),
+        version=row.version,
+    )
 
 
 def tool_def_from_row(row: ToolRow) -> ToolDef:
-    return ToolDef(name=row.name, schema=row.json_schema, tool_type=row.tool_type,
-                   source_code=row.source_code or None, return_char_limit=row.return_char_limit, id=row.id,
-                   allow_network=bool((row.metadata or {}).get("allow_network", False)))
+    return ToolDef(
+        name=row.name,
+        schema=row.json_schema,
+        tool_type=row.tool_type,
+        source_code=row.source_code or None,
+        return_char_limit=row.return_char_limit,
+        id=row.id,
+        allow_network=bool((row.metadata or {}).get("allow_network", False)),
+    )
 
 
 def searchable_text(message: Message) -> str:
@@ -106,7 +142,8 @@ def searchable_text(message: Message) -> str:
 
 def llm_settings_from(config: dict[str, Any]) -> LLMSettings:
     return LLMSettings(
-        temperature=config.get("temperature"), max_tokens=config.get("max_tokens"),
+        temperature=config.get("temperature"),
+        max_tokens=config.get("max_tokens"),
         parallel_tool_calls=bool(config.get("parallel_tool_calls", False)),
         reasoning=bool(config.get("enable_reasoner", False)),
         reasoning_effort=config.get("reasoning_effort"),
@@ -115,28 +152,43 @@ def llm_settings_from(config: dict[str, Any]) -> LLMSettings:
 
 
 def context_window_for(row: AgentRow) -> int:
-    window = row.context_window_limit or row.llm_config.get("context_window") or settings.DEFAULT_CONTEXT_WINDOW
+    window = (
+        row.context_window_limit
+        or row.llm_config.get("context_window")
+        or settings.DEFAULT_CONTEXT_WINDOW
+    )
     return int(window)
 
 
 def load_agent(agent_id: str) -> AgentState:
     # Whether any folder is attached rides along, so agents without files
     # (most of them) skip the directories query.
-    row = AgentRow.objects.annotate(has_folders=Exists(
-        AgentRow.sources.through.objects.filter(agent_id=OuterRef("pk")))).get(pk=agent_id)
+    row = AgentRow.objects.annotate(
+        has_folders=Exists(AgentRow.sources.through.objects.filter(agent_id=OuterRef("pk")))
+    ).get(pk=agent_id)
     provider, model = parse_handle(row.model) if row.model else ("", "")
-    links = m.AgentBlock.objects.filter(agent=row).select_related("block").order_by("position", "id")
+    links = (
+        m.AgentBlock.objects.filter(agent=row).select_related("block").order_by("position", "id")
+    )
     window_ids = list(row.message_ids or [])
     by_id = _window_messages(window_ids)
     state = AgentState(
-        id=row.id, name=row.name, agent_type=AgentType(row.agent_type), system_template=row.system,
-        provider=provider, model=model, handle=row.model, settings=llm_settings_from(row.llm_config),
-        context_window=context_window_for(row), timezone=row.timezone or "UTC",
+        id=row.id,
+        name=row.name,
+        agent_type=AgentType(row.agent_type),
+        system_template=row.system,
+        provider=provider,
+        model=model,
+        handle=row.model,
+        settings=llm_settings_from(row.llm_config),
+        context_window=context_window_for(row),
+        timezone=row.timezone or "UTC",
         tools=_agent_tools(row),
         tool_rules=parse_rules(row.tool_rules or []),
         blocks=[block_from_row(link.block, link.label) for link in links],
         messages=[by_id[i] for i in window_ids if i in by_id],
-        fingerprint=row.system_fingerprint, stats=MemoryStats(),
+        fingerprint=row.system_fingerprint,
+        stats=MemoryStats(),
         tool_env={k: str(v) for k, v in (row.tool_exec_environment_variables or {}).items()},
         enforce_block_limits=settings.BLOCK_LIMIT_POLICY == "enforce",
         compaction=row.compaction_settings or {},
@@ -149,10 +201,20 @@ def load_directories(agent_id: str) -> list[Directory]:
     """The folders attached to the agent and its view of their files, as the
     context compiler renders them under <directories>."""
     return [
-        Directory(name=d["name"], description=d["description"], instructions=d["instructions"],
-                  files=[DirectoryFile(name=f["file_name"], is_open=f["is_open"],
-                                       visible=f["visible_content"], offset=f["offset"])
-                         for f in d["files"]])
+        Directory(
+            name=d["name"],
+            description=d["description"],
+            instructions=d["instructions"],
+            files=[
+                DirectoryFile(
+                    name=f["file_name"],
+                    is_open=f["is_open"],
+                    visible=f["visible_content"],
+                    offset=f["offset"],
+                )
+                for f in d["files"]
+            ],
+        )
         for d in agent_directories(agent_id=agent_id)
     ]
 
@@ -229,5 +291,3 @@ def searchable_before(window: list[Message] | None, new: list[Message]) -> list[
 
 
 # --- persistence for the loop ------------------------------------------------------------
-
-

@@ -103,8 +103,9 @@ def _minmax(scores: dict[str, float]) -> dict[str, float]:
     return {k: (v - lo) / (hi - lo) for k, v in scores.items()}
 
 
-def fuse(lexical: dict[str, float], semantic: dict[str, float],
-         lexical_weight: float = LEXICAL_WEIGHT) -> dict[str, float]:
+def fuse(
+    lexical: dict[str, float], semantic: dict[str, float], lexical_weight: float = LEXICAL_WEIGHT
+) -> dict[str, float]:
     """Min-max normalise each list, then a weighted sum; a list that is empty
     leaves the other's scores as they were."""
     if not semantic:
@@ -118,8 +119,10 @@ def fuse(lexical: dict[str, float], semantic: dict[str, float],
 
 # --- indexing -------------------------------------------------------------------------------
 
-_GAP_OK = "(%(gap)s::interval IS NULL OR abs(extract(epoch FROM q.created_at - t.created_at)) <= " \
-          "extract(epoch FROM %(gap)s::interval))"
+_GAP_OK = (
+    "(%(gap)s::interval IS NULL OR abs(extract(epoch FROM q.created_at - t.created_at)) <= "
+    "extract(epoch FROM %(gap)s::interval))"
+)
 
 
 def _passage_vector_sql(own: str, b1: str, a1: str, b2: str, a2: str) -> str:
@@ -150,10 +153,18 @@ def index_passages(passage_ids: Sequence[str]) -> None:
     and neighbours."""
     if not passage_ids:
         return
-    vector = _passage_vector_sql(f"{_date_sql('t.created_at')} || ' ' || t.text",
-                                 "b.texts[1]", "a.texts[1]", "b.texts[2]", "a.texts[2]")
-    after = _neighbours("after", NEIGHBOURS_AFTER) if NEIGHBOURS_AFTER else \
-        "LEFT JOIN LATERAL (SELECT NULL::text[] AS texts) a ON true"
+    vector = _passage_vector_sql(
+        f"{_date_sql('t.created_at')} || ' ' || t.text",
+        "b.texts[1]",
+        "a.texts[1]",
+        "b.texts[2]",
+        "a.texts[2]",
+    )
+    after = (
+        _neighbours("after", NEIGHBOURS_AFTER)
+        if NEIGHBOURS_AFTER
+        else "LEFT JOIN LATERAL (SELECT NULL::text[] AS texts) a ON true"
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"""UPDATE memory_passage p SET search_vector = x.v FROM (
@@ -162,27 +173,33 @@ def index_passages(passage_ids: Sequence[str]) -> None:
                     {after}
                     WHERE t.id = ANY(%(ids)s)) x
                 WHERE p.id = x.id""",
-            {**_params(), "ids": list(passage_ids)})
+            {**_params(), "ids": list(passage_ids)},
+        )
 
 
 def index_archives(archive_ids: Sequence[str]) -> None:
     """Recompute every search vector of these archives in one pass (after a bulk load)."""
+
     def near(fn: str, k: int) -> str:
-        return (f"CASE WHEN %(gap)s::interval IS NULL OR abs(extract(epoch FROM "
-                f"{fn}(created_at, {k}) OVER w - created_at)) <= extract(epoch FROM %(gap)s::interval) "
-                f"THEN {fn}(text, {k}) OVER w END")
+        return (
+            f"CASE WHEN %(gap)s::interval IS NULL OR abs(extract(epoch FROM "
+            f"{fn}(created_at, {k}) OVER w - created_at)) <= extract(epoch FROM %(gap)s::interval) "
+            f"THEN {fn}(text, {k}) OVER w END"
+        )
 
     after1 = near("lead", 1) if NEIGHBOURS_AFTER >= 1 else "NULL"
     after2 = near("lead", 2) if NEIGHBOURS_AFTER >= 2 else "NULL"
-    vector = _passage_vector_sql(f"{_date_sql('created_at')} || ' ' || text",
-                                 near("lag", 1), after1, near("lag", 2), after2)
+    vector = _passage_vector_sql(
+        f"{_date_sql('created_at')} || ' ' || text", near("lag", 1), after1, near("lag", 2), after2
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"""UPDATE memory_passage p SET search_vector = x.v FROM (
                     SELECT id, {vector} AS v FROM memory_passage WHERE archive_id = ANY(%(archives)s)
                     WINDOW w AS (PARTITION BY archive_id ORDER BY sequence_id)) x
                 WHERE p.id = x.id""",
-            {**_params(), "archives": list(archive_ids)})
+            {**_params(), "archives": list(archive_ids)},
+        )
 
 
 def message_vector_expression(text: str, created_at: Any, previous: list[str]) -> RawSQL:
@@ -194,12 +211,19 @@ def message_vector_expression(text: str, created_at: Any, previous: list[str]) -
     before = previous[-1] if previous else ""
     before2 = previous[-2] if len(previous) > 1 else ""
     params: list[Any] = ([TS_CONFIG, created_at] if INDEX_DATES else [TS_CONFIG]) + [
-        text, TS_CONFIG, before, TS_CONFIG, before2]
+        text,
+        TS_CONFIG,
+        before,
+        TS_CONFIG,
+        before2,
+    ]
     return RawSQL(
         f"setweight(to_tsvector(%s::regconfig, {date} || ' ' || %s), 'A')"
         " || setweight(to_tsvector(%s::regconfig, %s), 'B')"
         " || setweight(to_tsvector(%s::regconfig, %s), 'D')",
-        params, output_field=SearchVectorField())
+        params,
+        output_field=SearchVectorField(),
+    )
 
 
 def index_messages(agent_id: str, items: Sequence[tuple[str, str]]) -> None:
@@ -211,27 +235,45 @@ def index_messages(agent_id: str, items: Sequence[tuple[str, str]]) -> None:
     if not items:
         return
     new_ids = [i for i, _ in items]
-    rows = (m.Message.objects.filter(agent_id=agent_id, search_vector__isnull=False)
-            .exclude(pk__in=new_ids).order_by("-sequence_id")[:2])
+    rows = (
+        m.Message.objects.filter(agent_id=agent_id, search_vector__isnull=False)
+        .exclude(pk__in=new_ids)
+        .order_by("-sequence_id")[:2]
+    )
     texts = [searchable_text(message_from_row(r)) for r in reversed(list(rows))]
     rows = []
     for message_id, text in items:
-        rows.append({**_params(), "id": message_id, "own": text,
-                     "b": texts[-1] if texts else "", "d": texts[-2] if len(texts) > 1 else ""})
+        rows.append(
+            {
+                **_params(),
+                "id": message_id,
+                "own": text,
+                "b": texts[-1] if texts else "",
+                "d": texts[-2] if len(texts) > 1 else "",
+            }
+        )
         texts.append(text)
     with connection.cursor() as cursor:
         cursor.executemany(
             f"""UPDATE memory_message t SET search_vector =
-                    setweight(to_tsvector(%(cfg)s, {_date_sql('t.created_at')} || ' ' || %(own)s), 'A')
+                    setweight(to_tsvector(%(cfg)s, {_date_sql("t.created_at")} || ' ' || %(own)s), 'A')
                     || setweight(to_tsvector(%(cfg)s, %(b)s), 'B')
                     || setweight(to_tsvector(%(cfg)s, %(d)s), 'D')
                 WHERE t.id = %(id)s""",
-            rows)
+            rows,
+        )
 
 
-def passage_insert(*, archive: m.Archive, text: str, tags: Sequence[str] = (),
-                   created_at: datetime | None = None, vector: Sequence[float] | None = None,
-                   embedding_model: str = "", metadata: dict[str, Any] | None = None) -> str:
+def passage_insert(
+    *,
+    archive: m.Archive,
+    text: str,
+    tags: Sequence[str] = (),
+    created_at: datetime | None = None,
+    vector: Sequence[float] | None = None,
+    embedding_model: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> str:
     """Insert one passage with its search vector computed in the same statement
     (one row version: every later UPDATE would also re-insert the row into the
     HNSW index), then give the passages before it their new later neighbour."""
@@ -250,14 +292,27 @@ def passage_insert(*, archive: m.Archive, text: str, tags: Sequence[str] = (),
                           LIMIT {int(NEIGHBOURS_BEFORE)}) q
                       WHERE %(gap)s::interval IS NULL OR abs(extract(epoch FROM q.created_at - %(created)s))
                             <= extract(epoch FROM %(gap)s::interval)) b""",
-            {**_params(), "id": passage_id, "archive": archive.id, "org": archive.organization_id,
-             "text": text.replace("\x00", ""), "tags": sorted(set(tags or [])),
-             "meta": json.dumps(metadata or {}), "vec": vector_literal(vector) if vector else None,
-             "dim": len(vector) if vector else None, "model": embedding_model if vector else "",
-             "created": created_at or datetime.now(UTC)})
+            {
+                **_params(),
+                "id": passage_id,
+                "archive": archive.id,
+                "org": archive.organization_id,
+                "text": text.replace("\x00", ""),
+                "tags": sorted(set(tags or [])),
+                "meta": json.dumps(metadata or {}),
+                "vec": vector_literal(vector) if vector else None,
+                "dim": len(vector) if vector else None,
+                "model": embedding_model if vector else "",
+                "created": created_at or datetime.now(UTC),
+            },
+        )
     if NEIGHBOURS_AFTER:
-        previous = list(m.Passage.objects.filter(archive=archive).exclude(pk=passage_id)
-                        .order_by("-sequence_id").values_list("id", flat=True)[:NEIGHBOURS_AFTER])
+        previous = list(
+            m.Passage.objects.filter(archive=archive)
+            .exclude(pk=passage_id)
+            .order_by("-sequence_id")
+            .values_list("id", flat=True)[:NEIGHBOURS_AFTER]
+        )
         index_passages(previous)
     return passage_id
 
@@ -268,8 +323,10 @@ def passage_insert(*, archive: m.Archive, text: str, tags: Sequence[str] = (),
 def query_lexemes(query: str) -> list[str]:
     """The query's words as the index stores them (stemmed, stop-words out)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT array_agg(DISTINCT lexeme ORDER BY lexeme) FROM unnest(to_tsvector(%s, %s))",
-                       [TS_CONFIG, query])
+        cursor.execute(
+            "SELECT array_agg(DISTINCT lexeme ORDER BY lexeme) FROM unnest(to_tsvector(%s, %s))",
+            [TS_CONFIG, query],
+        )
         return list(cursor.fetchone()[0] or [])
 
 
@@ -297,7 +354,9 @@ def table_lexeme_stats(table: str) -> _TableStats:
         rows = float(row[0]) if row else 0.0
         cursor.execute(
             "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
-            "WHERE tablename = %s AND attname = 'search_vector'", [table])
+            "WHERE tablename = %s AND attname = 'search_vector'",
+            [table],
+        )
         row = cursor.fetchone()
     freqs: dict[str, float] = {}
     if row and row[0]:
@@ -311,6 +370,7 @@ def _prune(lexemes: list[str], stats: _TableStats, budget: int) -> list[str]:
     """The rarest query words whose rows add up to about `budget`: in a huge
     archive a word most passages contain cannot make a passage stand out, and
     ranking every row that has it would take long. Always keeps one word."""
+
     def freq(lexeme: str) -> float:
         return stats.freqs.get(lexeme, stats.min_freq / 2)
 
@@ -324,8 +384,15 @@ def _prune(lexemes: list[str], stats: _TableStats, budget: int) -> list[str]:
     return keep
 
 
-def lexical_scores(table: str, where: str, params: dict[str, Any], query: str,
-                   limit: int = CANDIDATES, *, large: bool = False) -> dict[str, float]:
+def lexical_scores(
+    table: str,
+    where: str,
+    params: dict[str, Any],
+    query: str,
+    limit: int = CANDIDATES,
+    *,
+    large: bool = False,
+) -> dict[str, float]:
     """id → score for rows of `table` (aliased t) matching `where`: the sum over
     the query's words of idf(word) × ts_rank(row, word), over the rows that
     contain any of them. A `large` scope is ranked by its rarest words alone
@@ -355,13 +422,22 @@ def lexical_scores(table: str, where: str, params: dict[str, Any], query: str,
     with transaction.atomic(), connection.cursor() as cursor:
         # The matched rows' vectors are held in memory while ranked.
         cursor.execute("SET LOCAL work_mem = '64MB'")
-        cursor.execute(sql, {**params, "lexemes": lexemes, "weights": RANK_WEIGHTS,
-                             "norm": RANK_NORMALIZATION, "limit": limit})
+        cursor.execute(
+            sql,
+            {
+                **params,
+                "lexemes": lexemes,
+                "weights": RANK_WEIGHTS,
+                "norm": RANK_NORMALIZATION,
+                "limit": limit,
+            },
+        )
         return {row[0]: float(row[1]) for row in cursor.fetchall()}
 
 
-def _large_lexical_scores(table: str, where: str, params: dict[str, Any], lexemes: list[str],
-                          limit: int) -> dict[str, float]:
+def _large_lexical_scores(
+    table: str, where: str, params: dict[str, Any], lexemes: list[str], limit: int
+) -> dict[str, float]:
     """Full-text for a huge scope: rows are selected and ranked by the query's
     rarest words only (their rarity is what idf would reward), one ts_rank per
     row, at most LARGE_MATCH_CAP rows looked at."""
@@ -375,8 +451,17 @@ def _large_lexical_scores(table: str, where: str, params: dict[str, Any], lexeme
         FROM hits h, oq ORDER BY score DESC, h.id LIMIT %(limit)s"""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL work_mem = '64MB'")
-        cursor.execute(sql, {**params, "match": match, "cap": LARGE_MATCH_CAP, "weights": RANK_WEIGHTS,
-                             "norm": RANK_NORMALIZATION, "limit": limit})
+        cursor.execute(
+            sql,
+            {
+                **params,
+                "match": match,
+                "cap": LARGE_MATCH_CAP,
+                "weights": RANK_WEIGHTS,
+                "norm": RANK_NORMALIZATION,
+                "limit": limit,
+            },
+        )
         return {row[0]: float(row[1]) for row in cursor.fetchall()}
 
 
@@ -391,8 +476,15 @@ def hnsw_ef_search() -> int:
     return int(min(HNSW_EF_SEARCH_MAX, max(HNSW_EF_SEARCH, rows / HNSW_ROWS_PER_EF)))
 
 
-def dense_scores(table: str, where: str, params: dict[str, Any], vector: Sequence[float],
-                 *, use_index: bool, limit: int = CANDIDATES) -> dict[str, float]:
+def dense_scores(
+    table: str,
+    where: str,
+    params: dict[str, Any],
+    vector: Sequence[float],
+    *,
+    use_index: bool,
+    limit: int = CANDIDATES,
+) -> dict[str, float]:
     """id → cosine similarity of the `limit` nearest rows of this vector's size."""
     dim = len(vector)
     args = {**params, "qv": vector_literal(vector), "dim": dim, "limit": limit}
@@ -406,13 +498,17 @@ def dense_scores(table: str, where: str, params: dict[str, Any], vector: Sequenc
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             cursor.execute(f"SET LOCAL hnsw.max_scan_tuples = {int(HNSW_MAX_SCAN_TUPLES)}")
             distance = f"(t.embedding::{kind}({dim})) <=> %(qv)s::{kind}({dim})"
-            sql = (f"SELECT id, d FROM (SELECT t.id, {distance} AS d FROM {table} t "
-                   f"WHERE t.embedding_dim = {dim} AND {where} ORDER BY d LIMIT %(limit)s) s ORDER BY d")
+            sql = (
+                f"SELECT id, d FROM (SELECT t.id, {distance} AS d FROM {table} t "
+                f"WHERE t.embedding_dim = {dim} AND {where} ORDER BY d LIMIT %(limit)s) s ORDER BY d"
+            )
         else:
             # A different expression from the index's: the planner cannot pick the
             # HNSW index, so the agent's own rows are scanned exactly.
-            sql = (f"SELECT t.id, t.embedding <=> %(qv)s::vector AS d FROM {table} t "
-                   f"WHERE t.embedding_dim = %(dim)s AND {where} ORDER BY d LIMIT %(limit)s")
+            sql = (
+                f"SELECT t.id, t.embedding <=> %(qv)s::vector AS d FROM {table} t "
+                f"WHERE t.embedding_dim = %(dim)s AND {where} ORDER BY d LIMIT %(limit)s"
+            )
         cursor.execute(sql, args)
         return {row[0]: 1.0 - float(row[1]) for row in cursor.fetchall()}
 
@@ -428,8 +524,10 @@ def count_at_least(table: str, where: str, params: dict[str, Any], threshold: in
     if cached and time.monotonic() - cached[1] < SIZE_CACHE_TTL_S:
         return cached[0]
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} t WHERE {where} LIMIT %(cap)s) s",
-                       {**params, "cap": threshold})
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {table} t WHERE {where} LIMIT %(cap)s) s",
+            {**params, "cap": threshold},
+        )
         large = int(cursor.fetchone()[0]) >= threshold
     if len(_SIZES) > 10_000:
         _SIZES.clear()
@@ -448,13 +546,24 @@ class Scope:
     params: dict[str, Any]
 
 
-def passage_scope(agent_id: str, *, tags: list[str] | None = None,
-                  tag_match_mode: Literal["any", "all"] = "any", start: datetime | None = None,
-                  end: datetime | None = None) -> Scope:
-    clauses = ["t.archive_id IN (SELECT archive_id FROM memory_archive_agents WHERE agent_id = %(agent)s)"]
+def passage_scope(
+    agent_id: str,
+    *,
+    tags: list[str] | None = None,
+    tag_match_mode: Literal["any", "all"] = "any",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Scope:
+    clauses = [
+        "t.archive_id IN (SELECT archive_id FROM memory_archive_agents WHERE agent_id = %(agent)s)"
+    ]
     params: dict[str, Any] = {"agent": agent_id}
     if tags:
-        clauses.append("t.tags @> %(tags)s::varchar[]" if tag_match_mode == "all" else "t.tags && %(tags)s::varchar[]")
+        clauses.append(
+            "t.tags @> %(tags)s::varchar[]"
+            if tag_match_mode == "all"
+            else "t.tags && %(tags)s::varchar[]"
+        )
         params["tags"] = list(tags)
     if start:
         clauses.append("t.created_at >= %(start)s")
@@ -473,8 +582,9 @@ class PostgresMemoryBackend:
     CANDIDATES = CANDIDATES
     LEXICAL_WEIGHT = LEXICAL_WEIGHT
 
-    def __init__(self, *, embed: Embed | None, embedding_model: str,
-                 files: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self, *, embed: Embed | None, embedding_model: str, files: Callable[..., Any] | None = None
+    ) -> None:
         self.embed = embed
         self.embedding_model = embedding_model
         self._files = files
@@ -498,14 +608,22 @@ class PostgresMemoryBackend:
         try:
             vectors = self.embed([t for _, t in items])
         except Exception:  # noqa: BLE001 - a provider outage must not fail the turn
-            log.warning("could not embed %d messages with %s", len(items), self.embedding_model, exc_info=True)
+            log.warning(
+                "could not embed %d messages with %s",
+                len(items),
+                self.embedding_model,
+                exc_info=True,
+            )
             return
         with connection.cursor() as cursor:
             cursor.executemany(
                 "UPDATE memory_message SET embedding = %s::vector, embedding_dim = %s, embedding_model = %s "
                 "WHERE id = %s",
-                [(vector_literal(v), len(v), self.embedding_model, i) for (i, _), v in
-                 zip(items, vectors, strict=True)])
+                [
+                    (vector_literal(v), len(v), self.embedding_model, i)
+                    for (i, _), v in zip(items, vectors, strict=True)
+                ],
+            )
 
     def files(self, agent_id: str) -> Any:
         """The agent's files, for the file tools (memory/tools/files.py); None
@@ -519,24 +637,44 @@ class PostgresMemoryBackend:
         archive = m.Archive.objects.filter(agents__id=agent_id).order_by("created_at").first()
         if archive is None:
             agent = AgentRow.objects.get(pk=agent_id)
-            archive = m.Archive.objects.create(name=f"{agent.name} archive", owner=agent.owner,
-                                               organization=agent.organization,
-                                               embedding=self.embedding_model)
+            archive = m.Archive.objects.create(
+                name=f"{agent.name} archive",
+                owner=agent.owner,
+                organization=agent.organization,
+                embedding=self.embedding_model,
+            )
             archive.agents.add(agent)
         return archive
 
     @transaction.atomic
-    def archival_insert(self, agent_id: str, text: str, tags: list[str],
-                        created_at: datetime | None = None) -> str:
+    def archival_insert(
+        self, agent_id: str, text: str, tags: list[str], created_at: datetime | None = None
+    ) -> str:
         archive = self._archive_for(agent_id)
         vector = self.embed([text])[0] if self.embed else None
-        return passage_insert(archive=archive, text=text, tags=tags, created_at=created_at,
-                              vector=vector, embedding_model=self.embedding_model)
+        return passage_insert(
+            archive=archive,
+            text=text,
+            tags=tags,
+            created_at=created_at,
+            vector=vector,
+            embedding_model=self.embedding_model,
+        )
 
-    def archival_search(self, agent_id: str, query: str, *, tags: list[str] | None,
-                        tag_match_mode: Literal["any", "all"] = "any", top_k: int = 10,
-                        start: datetime | None = None, end: datetime | None = None) -> list[dict[str, Any]]:
-        scope = passage_scope(agent_id, tags=tags, tag_match_mode=tag_match_mode, start=start, end=end)
+    def archival_search(
+        self,
+        agent_id: str,
+        query: str,
+        *,
+        tags: list[str] | None,
+        tag_match_mode: Literal["any", "all"] = "any",
+        top_k: int = 10,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        scope = passage_scope(
+            agent_id, tags=tags, tag_match_mode=tag_match_mode, start=start, end=end
+        )
         query = (query or "").strip()
         if not query:
             return self._passages(self._newest(scope, top_k))
@@ -544,14 +682,24 @@ class PostgresMemoryBackend:
         # Bounded counts decide: an exact scan of a small scope; pruned full-text
         # and the ANN index for a large one.
         large = count_at_least("memory_passage", scope.where, scope.params, ANN_MIN_PASSAGES)
-        lexical = lexical_scores("memory_passage", scope.where, scope.params, query, candidates, large=large)
+        lexical = lexical_scores(
+            "memory_passage", scope.where, scope.params, query, candidates, large=large
+        )
         semantic: dict[str, float] = {}
         if self.embed:
             vector = self.embed([query])[0]
-            dense = Scope(f"{scope.where} AND t.embedding_model = %(model)s",
-                          {**scope.params, "model": self.embedding_model})
-            semantic = dense_scores("memory_passage", dense.where, dense.params, vector,
-                                    use_index=large and self._ann_worthy(dense, len(vector)), limit=candidates)
+            dense = Scope(
+                f"{scope.where} AND t.embedding_model = %(model)s",
+                {**scope.params, "model": self.embedding_model},
+            )
+            semantic = dense_scores(
+                "memory_passage",
+                dense.where,
+                dense.params,
+                vector,
+                use_index=large and self._ann_worthy(dense, len(vector)),
+                limit=candidates,
+            )
         ranked = fuse(lexical, semantic, self.LEXICAL_WEIGHT)
         top = sorted(ranked.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
         return self._passages(top)
@@ -561,32 +709,60 @@ class PostgresMemoryBackend:
         """The index pays off, and iterative scans find enough rows, only when
         the vectors searched are many and a fair share of the index: counted
         with their filters (model, size, tags, dates)."""
-        threshold = max(ANN_MIN_PASSAGES, int(ANN_MIN_SHARE * table_lexeme_stats("memory_passage").rows))
-        return count_at_least("memory_passage", f"t.embedding_dim = {int(dim)} AND {dense.where}",
-                              dense.params, threshold)
+        threshold = max(
+            ANN_MIN_PASSAGES, int(ANN_MIN_SHARE * table_lexeme_stats("memory_passage").rows)
+        )
+        return count_at_least(
+            "memory_passage",
+            f"t.embedding_dim = {int(dim)} AND {dense.where}",
+            dense.params,
+            threshold,
+        )
 
     def _newest(self, scope: Scope, limit: int) -> list[tuple[str, float]]:
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT t.id FROM memory_passage t WHERE {scope.where} "
-                           f"ORDER BY t.created_at DESC, t.sequence_id DESC LIMIT %(limit)s",
-                           {**scope.params, "limit": limit})
+            cursor.execute(
+                f"SELECT t.id FROM memory_passage t WHERE {scope.where} "
+                f"ORDER BY t.created_at DESC, t.sequence_id DESC LIMIT %(limit)s",
+                {**scope.params, "limit": limit},
+            )
             return [(row[0], 0.0) for row in cursor.fetchall()]
 
     def _passages(self, ranked: list[tuple[str, float]]) -> list[dict[str, Any]]:
         rows = {p.id: p for p in m.Passage.objects.filter(pk__in=[pid for pid, _ in ranked])}
-        return [{"id": pid, "content": rows[pid].text, "tags": rows[pid].tags,
-                 "timestamp": rows[pid].created_at, "relevance": round(score, 4)}
-                for pid, score in ranked if pid in rows]
+        return [
+            {
+                "id": pid,
+                "content": rows[pid].text,
+                "tags": rows[pid].tags,
+                "timestamp": rows[pid].created_at,
+                "relevance": round(score, 4),
+            }
+            for pid, score in ranked
+            if pid in rows
+        ]
 
-    def conversation_search(self, agent_id: str, query: str | None, *, roles: list[str] | None,
-                            limit: int = 10, start: datetime | None = None,
-                            end: datetime | None = None) -> list[dict[str, Any]]:
-        clauses = ["t.agent_id = %(agent)s",
-                   "(t.kind = %(user_kind)s OR t.role = 'assistant' OR t.role = 'tool')",
-                   # Searching must not find the search itself.
-                   "NOT (t.role = 'assistant' AND t.content @> %(self_call)s::jsonb)"]
-        params: dict[str, Any] = {"agent": agent_id, "user_kind": MessageKind.USER.value,
-                                  "self_call": '[{"name": "conversation_search"}]'}
+    def conversation_search(
+        self,
+        agent_id: str,
+        query: str | None,
+        *,
+        roles: list[str] | None,
+        limit: int = 10,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        clauses = [
+            "t.agent_id = %(agent)s",
+            "(t.kind = %(user_kind)s OR t.role = 'assistant' OR t.role = 'tool')",
+            # Searching must not find the search itself.
+            "NOT (t.role = 'assistant' AND t.content @> %(self_call)s::jsonb)",
+        ]
+        params: dict[str, Any] = {
+            "agent": agent_id,
+            "user_kind": MessageKind.USER.value,
+            "self_call": '[{"name": "conversation_search"}]',
+        }
         if roles:
             clauses.append("t.role = ANY(%(roles)s)")
             params["roles"] = list(roles)
@@ -607,21 +783,30 @@ class PostgresMemoryBackend:
                 scores = lexical_scores("memory_message", where, params, text, candidates)
                 if self.embed:
                     vector = self.embed([text])[0]
-                    semantic = dense_scores("memory_message", f"{where} AND t.embedding_model = %(model)s",
-                                            {**params, "model": self.embedding_model}, vector,
-                                            use_index=False, limit=candidates)
+                    semantic = dense_scores(
+                        "memory_message",
+                        f"{where} AND t.embedding_model = %(model)s",
+                        {**params, "model": self.embedding_model},
+                        vector,
+                        use_index=False,
+                        limit=candidates,
+                    )
                     scores = fuse(scores, semantic, self.LEXICAL_WEIGHT)
                 if not scores:
                     # No word matched (names, code, partial words): fall back to substring.
                     cursor.execute(
                         f"SELECT t.id FROM memory_message t WHERE {where} AND t.search_vector IS NOT NULL "
                         f"AND t.content::text ILIKE %(like)s ORDER BY t.sequence_id DESC LIMIT %(limit)s",
-                        {**params, "like": "%" + _like_escape(text) + "%", "limit": limit})
+                        {**params, "like": "%" + _like_escape(text) + "%", "limit": limit},
+                    )
                     scores = {row[0]: 0.0 for row in cursor.fetchall()}
                 order = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
             else:
-                cursor.execute(f"SELECT t.id FROM memory_message t WHERE {where} "
-                               f"ORDER BY t.sequence_id DESC LIMIT %(limit)s", {**params, "limit": limit})
+                cursor.execute(
+                    f"SELECT t.id FROM memory_message t WHERE {where} "
+                    f"ORDER BY t.sequence_id DESC LIMIT %(limit)s",
+                    {**params, "limit": limit},
+                )
                 order = [(row[0], 0.0) for row in cursor.fetchall()]
         rows = {r.id: r for r in m.Message.objects.filter(pk__in=[i for i, _ in order])}
         results = []
@@ -631,8 +816,15 @@ class PostgresMemoryBackend:
                 continue
             message = message_from_row(row)
             content = searchable_text(message) or " ".join(p.content for p in message.tool_returns)
-            results.append({"id": mid, "role": row.role, "content": content, "timestamp": row.created_at,
-                            "relevance": round(score, 4)})
+            results.append(
+                {
+                    "id": mid,
+                    "role": row.role,
+                    "content": content,
+                    "timestamp": row.created_at,
+                    "relevance": round(score, 4),
+                }
+            )
         return results
 
 

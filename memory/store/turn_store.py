@@ -27,9 +27,17 @@ BlockSaved = Callable[[m.Block, str], None]
 
 
 class DjangoTurnStore:
-    def __init__(self, *, embed: Embed | None = None, embedding_model: str = "",
-                 on_block_saved: BlockSaved | None = None, files: Callable[..., Any] | None = None) -> None:
-        self.backend = PostgresMemoryBackend(embed=embed, embedding_model=embedding_model, files=files)
+    def __init__(
+        self,
+        *,
+        embed: Embed | None = None,
+        embedding_model: str = "",
+        on_block_saved: BlockSaved | None = None,
+        files: Callable[..., Any] | None = None,
+    ) -> None:
+        self.backend = PostgresMemoryBackend(
+            embed=embed, embedding_model=embedding_model, files=files
+        )
         self.on_block_saved = on_block_saved
         self._locked_rows: dict[str, m.Block] = {}
 
@@ -42,7 +50,9 @@ class DjangoTurnStore:
     def new_step_id(self) -> str:
         return ids.step_id()
 
-    def _insert(self, agent_id: str, messages: list[Message], window: list[Message] | None = None) -> None:
+    def _insert(
+        self, agent_id: str, messages: list[Message], window: list[Message] | None = None
+    ) -> None:
         rows = [message_to_row(msg, agent_id) for msg in messages]
         items = [(row.id, searchable_text(msg)) for row, msg in zip(rows, messages, strict=True)]
         previous = searchable_before(window, messages)
@@ -59,7 +69,8 @@ class DjangoTurnStore:
 
     def _save_window(self, agent: AgentState) -> None:
         AgentRow.objects.filter(pk=agent.id).update(
-            message_ids=[msg.id for msg in agent.messages], system_fingerprint=agent.fingerprint)
+            message_ids=[msg.id for msg in agent.messages], system_fingerprint=agent.fingerprint
+        )
 
     # No savepoints: when these run inside the loop's step transaction a failure
     # fails the whole step anyway, and each savepoint costs two round trips.
@@ -81,18 +92,37 @@ class DjangoTurnStore:
     def _step_row(self, agent: AgentState, step: StepRecord) -> m.Step:
         usage = step.usage
         return m.Step(
-            id=step.id, run_id=step.run_id, agent_id=agent.id, status=step.status, provider=step.provider,
-            model=step.model, model_handle=step.handle, context_window_limit=step.context_window,
-            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-            cached_input_tokens=usage.cached_input_tokens, cache_write_tokens=usage.cache_write_tokens,
-            reasoning_tokens=usage.reasoning_tokens, stop_reason=step.stop_reason,
-            error_type=step.error_type, error_data=step.error_data, request_json=step.request,
-            response_json=step.response, llm_ns=step.llm_ns, tool_ns=step.tool_ns, step_ns=step.step_ns,
+            id=step.id,
+            run_id=step.run_id,
+            agent_id=agent.id,
+            status=step.status,
+            provider=step.provider,
+            model=step.model,
+            model_handle=step.handle,
+            context_window_limit=step.context_window,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_input_tokens=usage.cached_input_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            stop_reason=step.stop_reason,
+            error_type=step.error_type,
+            error_data=step.error_data,
+            request_json=step.request,
+            response_json=step.response,
+            llm_ns=step.llm_ns,
+            tool_ns=step.tool_ns,
+            step_ns=step.step_ns,
         )
 
     @transaction.atomic(savepoint=False)
-    def commit_step(self, agent: AgentState, step: StepRecord | None, messages: list[Message],
-                    changed_blocks: list[Block]) -> None:
+    def commit_step(
+        self,
+        agent: AgentState,
+        step: StepRecord | None,
+        messages: list[Message],
+        changed_blocks: list[Block],
+    ) -> None:
         if step is not None:
             self._step_row(agent, step).save(force_insert=True)
         self._insert(agent.id, messages, agent.messages)
@@ -102,18 +132,31 @@ class DjangoTurnStore:
 
     def lock_blocks(self, agent: AgentState) -> None:
         links = list(m.AgentBlock.objects.filter(agent_id=agent.id).order_by("position", "id"))
-        rows = {r.id: r for r in m.Block.objects.select_for_update().filter(
-            pk__in=[link.block_id for link in links]).order_by("id")}
+        rows = {
+            r.id: r
+            for r in m.Block.objects.select_for_update()
+            .filter(pk__in=[link.block_id for link in links])
+            .order_by("id")
+        }
         self._locked_rows = rows  # what _write_block compares against, this step
-        agent.blocks = [block_from_row(rows[link.block_id], link.label) for link in links
-                        if link.block_id in rows]
+        agent.blocks = [
+            block_from_row(rows[link.block_id], link.label)
+            for link in links
+            if link.block_id in rows
+        ]
 
     def _write_block(self, agent: AgentState, block: Block) -> None:
         if block.id is None:
-            row = block_create(label=block.label, value=block.value, limit=block.limit,
-                               description=block.description, read_only=block.read_only,
-                               owner=AgentRow.objects.get(pk=agent.id).owner, actor_type="agent",
-                               actor_id=agent.id)
+            row = block_create(
+                label=block.label,
+                value=block.value,
+                limit=block.limit,
+                description=block.description,
+                read_only=block.read_only,
+                owner=AgentRow.objects.get(pk=agent.id).owner,
+                actor_type="agent",
+                actor_id=agent.id,
+            )
             block_attach(agent=AgentRow.objects.get(pk=agent.id), block=row)
             block.id, block.version = row.id, row.version
             if self.on_block_saved is not None:
@@ -123,8 +166,14 @@ class DjangoTurnStore:
         if (row.value, row.limit, row.description) == (block.value, block.limit, block.description):
             return
         # Rows are locked since lock_blocks(); the version check is a second guard.
-        saved = block_update(block=row, actor_type="agent", actor_id=agent.id, reason="memory tool",
-                             value=block.value, expected_version=block.version)
+        saved = block_update(
+            block=row,
+            actor_type="agent",
+            actor_id=agent.id,
+            reason="memory tool",
+            value=block.value,
+            expected_version=block.version,
+        )
         block.version = saved.version
         if self.on_block_saved is not None:
             self.on_block_saved(saved, agent.id)
@@ -145,6 +194,8 @@ class DjangoTurnStore:
                 cursor.execute(
                     "SELECT DISTINCT unnest(p.tags) FROM memory_passage p "
                     "JOIN memory_archive_agents aa ON aa.archive_id = p.archive_id "
-                    "WHERE aa.agent_id = %s ORDER BY 1 LIMIT 100", [agent.id])
+                    "WHERE aa.agent_id = %s ORDER BY 1 LIMIT 100",
+                    [agent.id],
+                )
                 tags = [r[0] for r in cursor.fetchall()]
         return MemoryStats(recall_count=recall, archival_count=archival, archival_tags=tags)

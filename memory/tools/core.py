@@ -286,8 +286,13 @@ def archival_memory_search(
     )
     # Without an embedding model the search matches words, not meaning: say so,
     # so the agent rephrases with the words a note would contain.
-    mode = "" if getattr(ctx.backend, "semantic", True) else (
-        " (keyword search: no embedding model is configured, so use words the note would contain)")
+    mode = (
+        ""
+        if getattr(ctx.backend, "semantic", True)
+        else (
+            " (keyword search: no embedding model is configured, so use words the note would contain)"
+        )
+    )
     if not hits:
         return _results("No matching notes in archival memory." + mode, [])
     rows = []

@@ -52,8 +52,13 @@ def open_files(ctx: ToolContext, file_requests: list[dict], close_all_others: bo
     return _call(_files(ctx).open, file_requests, close_all_others)
 
 
-def grep_files(ctx: ToolContext, pattern: str, include: str | None = None, context_lines: int = 1,
-               offset: int = 0) -> str:
+def grep_files(
+    ctx: ToolContext,
+    pattern: str,
+    include: str | None = None,
+    context_lines: int = 1,
+    offset: int = 0,
+) -> str:
     """Search the lines of your attached files with a regular expression (case-insensitive).
 
     Returns matching lines with line numbers and a little context, 20 matches
@@ -83,10 +88,19 @@ def semantic_search_files(ctx: ToolContext, query: str, limit: int = 5) -> str:
     hits = _call(_files(ctx).search, query.strip(), max(1, min(limit, MAX_FILE_RESULTS)))
     if not hits:
         return json.dumps({"message": "No matching passages in your files.", "results": []})
-    results = [{"file": f"{h['folder']}/{h['file_name']}", "content": h["content"],
-                "relevance": round(float(h["relevance"]), 3)} for h in hits]
-    return json.dumps({"message": f"Showing {len(results)} results:", "results": results}, indent=2,
-                      ensure_ascii=False)
+    results = [
+        {
+            "file": f"{h['folder']}/{h['file_name']}",
+            "content": h["content"],
+            "relevance": round(float(h["relevance"]), 3),
+        }
+        for h in hits
+    ]
+    return json.dumps(
+        {"message": f"Showing {len(results)} results:", "results": results},
+        indent=2,
+        ensure_ascii=False,
+    )
 
 
 FILE_TOOLS = (open_files, grep_files, semantic_search_files)

@@ -85,7 +85,12 @@ def _unshare(flags: int) -> bool:
 
 
 def _mount_tmpfs(path: str) -> None:
-    if _libc().mount(b"tmpfs", path.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64m,mode=1777") != 0:
+    if (
+        _libc().mount(
+            b"tmpfs", path.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64m,mode=1777"
+        )
+        != 0
+    ):
         raise OSError(ctypes.get_errno(), f"cannot mount a private {path}")
 
 
@@ -149,25 +154,44 @@ def _workdir(as_root: bool) -> Path:
     return path
 
 
-def run_in_sandbox(source: str, name: str, args: dict, *, env: dict[str, str] | None = None,
-                   timeout: float = 60.0, allow_network: bool = False) -> SandboxResult:
+def run_in_sandbox(
+    source: str,
+    name: str,
+    args: dict,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    allow_network: bool = False,
+) -> SandboxResult:
     as_root = os.geteuid() == 0
-    child_env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8", "HOME": "/nonexistent"}
+    child_env = {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "PYTHONIOENCODING": "utf-8",
+        "HOME": "/nonexistent",
+    }
     child_env.update({k: str(v) for k, v in (env or {}).items()})
     payload = json.dumps({"source": source, "name": name, "args": args})
     workdir = _workdir(as_root)
     cpu = max(1, int(timeout))
     try:
         proc = subprocess.Popen(
-            [_interpreter(as_root), "-I", "-c", _RUNNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, cwd=workdir, env=child_env,
+            [_interpreter(as_root), "-I", "-c", _RUNNER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=workdir,
+            env=child_env,
             preexec_fn=lambda: _child_setup(cpu, allow_network, as_root),
         )
         try:
             stdout, stderr = proc.communicate(payload, timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
-            return SandboxResult(error=f"The tool {name} ran longer than {timeout:g} s and was stopped.")
+            return SandboxResult(
+                error=f"The tool {name} ran longer than {timeout:g} s and was stopped."
+            )
         finally:
             _kill_group(proc)  # stray children (a fork bomb's) die with the group
     except (subprocess.SubprocessError, OSError, RuntimeError) as exc:
@@ -179,9 +203,15 @@ def run_in_sandbox(source: str, name: str, args: dict, *, env: dict[str, str] | 
     try:
         reply = json.loads(last)
     except json.JSONDecodeError:
-        reason = "it ran out of memory or CPU time" if proc.returncode and proc.returncode < 0 else "it crashed"
-        return SandboxResult(error=f"The tool {name} produced no result: {reason} "
-                                   f"(exit code {proc.returncode}). {stderr[-500:]}".strip())
+        reason = (
+            "it ran out of memory or CPU time"
+            if proc.returncode and proc.returncode < 0
+            else "it crashed"
+        )
+        return SandboxResult(
+            error=f"The tool {name} produced no result: {reason} "
+            f"(exit code {proc.returncode}). {stderr[-500:]}".strip()
+        )
     return SandboxResult(
         result=str(reply.get("result", ""))[:OUTPUT_LIMIT],
         error=reply.get("error"),

@@ -1,7 +1,7 @@
 """WebSocket consumers: authorize, join the agent's group, render what is sent.
 
-Services publish JSON events to the group `agent.<id>` (memory/events.py);
-each becomes the htmx out-of-band swaps of named partials (memory/live.py)
+Services publish JSON events to the group `agent.<id>` (memory/services/events.py);
+each becomes the htmx out-of-band swaps of named partials (memory/web/live.py)
 that the page's ws extension applies.
 """
 

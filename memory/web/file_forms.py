@@ -8,5 +8,8 @@ from django import forms
 class FolderForm(forms.Form):
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    instructions = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
-                                   help_text="How the agent should use these files; it reads this in its prompt.")
+    instructions = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="How the agent should use these files; it reads this in its prompt.",
+    )

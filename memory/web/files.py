@@ -2,7 +2,7 @@
 processing shows live, and the agent's view of each file (open or closed).
 
 Every answer is a named partial of templates/memory/files.html, the template
-the tab, these views and the WebSocket redraws (memory/live.py) share. The
+the tab, these views and the WebSocket redraws (memory/web/live.py) share. The
 agent comes through agent_or_404, folders and files only from among those
 attached to it (anyone else gets a 404); writes go through memory.services.files.
 """
@@ -35,9 +35,14 @@ ACCEPT = ",".join(sorted(KINDS))
 
 def files_context(agent, user, **extra) -> dict:
     """What the Files tab shows (also used by the workspace page)."""
-    return {"agent": agent, "folders": agent_folders(agent=agent),
-            "attachable": folders_attachable(agent=agent, user=user), "folder_form": FolderForm(),
-            "accept": ACCEPT, **extra}
+    return {
+        "agent": agent,
+        "folders": agent_folders(agent=agent),
+        "attachable": folders_attachable(agent=agent, user=user),
+        "folder_form": FolderForm(),
+        "accept": ACCEPT,
+        **extra,
+    }
 
 
 def _back(agent):
@@ -47,7 +52,12 @@ def _back(agent):
 def _panel(request, agent, status: int = 200, **extra):
     if not request.htmx and status == 200:
         return _back(agent)
-    return render(request, f"{TEMPLATE}#files-panel", files_context(agent, request.user, **extra), status=status)
+    return render(
+        request,
+        f"{TEMPLATE}#files-panel",
+        files_context(agent, request.user, **extra),
+        status=status,
+    )
 
 
 def _folder(request, agent_id, folder_id):
@@ -72,7 +82,9 @@ def _row(request, agent, file_id, status: int = 200, **extra):
     file = agent_file_view(agent=agent, file_id=file_id)
     if file is None:
         return HttpResponse("")
-    return render(request, f"{TEMPLATE}#file-row", {"agent": agent, "f": file, **extra}, status=status)
+    return render(
+        request, f"{TEMPLATE}#file-row", {"agent": agent, "f": file, **extra}, status=status
+    )
 
 
 # --- folders -----------------------------------------------------------------------------------
@@ -97,7 +109,11 @@ def folder_new(request, agent_id):
 @require_POST
 def folder_attach(request, agent_id):
     agent = agent_or_404(request.user, agent_id)
-    source = folders_attachable(agent=agent, user=request.user).filter(pk=request.POST.get("folder_id", "")).first()
+    source = (
+        folders_attachable(agent=agent, user=request.user)
+        .filter(pk=request.POST.get("folder_id", ""))
+        .first()
+    )
     if source is None:
         raise Http404("No such folder to attach.")
     services.source_attach(source=source, agent=agent)
@@ -124,9 +140,15 @@ def upload(request, agent_id, folder_id):
         refused = ["Choose one or more files to upload."]
     if not request.htmx and not refused:
         return _back(agent)
-    ctx = {"agent": agent, "folder": {"source": source, "files": folder_files(agent=agent, source=source)},
-           "accepted": accepted, "refused": refused}
-    return render(request, f"{TEMPLATE}#upload-response", ctx, status=422 if refused and not accepted else 200)
+    ctx = {
+        "agent": agent,
+        "folder": {"source": source, "files": folder_files(agent=agent, source=source)},
+        "accepted": accepted,
+        "refused": refused,
+    }
+    return render(
+        request, f"{TEMPLATE}#upload-response", ctx, status=422 if refused and not accepted else 200
+    )
 
 
 # --- files -------------------------------------------------------------------------------------

@@ -30,9 +30,17 @@ class BlockForm(forms.Form):
 
     @classmethod
     def for_block(cls, block: Any, **kwargs: Any) -> BlockForm:
-        return cls(initial={"label": block.label, "description": block.description, "value": block.value,
-                            "limit": block.limit, "read_only": block.read_only, "version": block.version},
-                   **kwargs)
+        return cls(
+            initial={
+                "label": block.label,
+                "description": block.description,
+                "value": block.value,
+                "limit": block.limit,
+                "read_only": block.read_only,
+                "version": block.version,
+            },
+            **kwargs,
+        )
 
     def changes(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
@@ -64,8 +72,10 @@ class ArchivalSearchForm(forms.Form):
     def bounds(self) -> tuple[datetime | None, datetime | None]:
         """Inclusive whole days, as the agent's tool reads its dates."""
         start, end = self.cleaned_data.get("start"), self.cleaned_data.get("end")
-        return (datetime.combine(start, time.min, UTC) if start else None,
-                datetime.combine(end, time.max, UTC) if end else None)
+        return (
+            datetime.combine(start, time.min, UTC) if start else None,
+            datetime.combine(end, time.max, UTC) if end else None,
+        )
 
     @property
     def searching(self) -> bool:
@@ -73,7 +83,12 @@ class ArchivalSearchForm(forms.Form):
         return bool(data.get("q") or data.get("start") or data.get("end"))
 
 
-RECALL_ROLES = [("", "Everyone"), ("user", "User"), ("assistant", "Assistant"), ("tool", "Tool results")]
+RECALL_ROLES = [
+    ("", "Everyone"),
+    ("user", "User"),
+    ("assistant", "Assistant"),
+    ("tool", "Tool results"),
+]
 
 
 class RecallSearchForm(forms.Form):

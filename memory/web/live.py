@@ -77,9 +77,18 @@ class LiveView:
         message = event["message"]
         streamed = self.streaming.pop(message.get("id"), None) is not None
         entry = chat_entry(message)
-        run = {"id": message["run_id"]} if entry and entry["kind"] == "user" and message.get("run_id") else None
-        ctx = {"agent": self.agent, "entry": entry, "streamed": streamed, "run": run,
-               "message_id": message.get("id")}
+        run = (
+            {"id": message["run_id"]}
+            if entry and entry["kind"] == "user" and message.get("run_id")
+            else None
+        )
+        ctx = {
+            "agent": self.agent,
+            "entry": entry,
+            "streamed": streamed,
+            "run": run,
+            "message_id": message.get("id"),
+        }
         return _render(f"{CHAT}#live-entry", ctx) if entry or streamed else ""
 
     def on_delta(self, event: dict[str, Any]) -> str:
@@ -90,20 +99,33 @@ class LiveView:
         new_call = event["part"] == "tool_call" and index not in calls
         if new_call:
             calls.add(index)
-        ctx = {"id": message_id, "part": event["part"], "text": event.get("text") or "",
-               "index": index, "name": event.get("name") or "", "fresh": fresh, "new_call": new_call}
+        ctx = {
+            "id": message_id,
+            "part": event["part"],
+            "text": event.get("text") or "",
+            "index": index,
+            "name": event.get("name") or "",
+            "fresh": fresh,
+            "new_call": new_call,
+        }
         return _render(f"{CHAT}#live-delta", ctx)
 
     def on_compaction(self, event: dict[str, Any]) -> str:
         self.later(("context",))
         entry = chat_entry(event["summary"])
-        return _render(f"{CHAT}#live-entry", {"agent": self.agent, "entry": entry, "streamed": False})
+        return _render(
+            f"{CHAT}#live-entry", {"agent": self.agent, "entry": entry, "streamed": False}
+        )
 
     def on_run(self, event: dict[str, Any]) -> str:
         interrupted, self.streaming = list(self.streaming), {}
         self.later(("context",), ("runs",))
-        ctx = {"agent": self.agent, "event": event, "interrupted": interrupted,
-               "failed": event.get("stop_reason") not in CLEAN_STOPS}
+        ctx = {
+            "agent": self.agent,
+            "event": event,
+            "interrupted": interrupted,
+            "failed": event.get("stop_reason") not in CLEAN_STOPS,
+        }
         return _render(f"{CHAT}#live-run-end", ctx)
 
     # --- memory and the context window: redrawn from the database ---------------------------
@@ -166,7 +188,9 @@ class LiveView:
         return "".join(getattr(self, f"_draw_{job[0]}")(agent, *job[1:]) for job in jobs)
 
     def _draw_context(self, agent: Any) -> str:
-        return _render("memory/context.html#live-context", {"agent": agent, "context": context_view(agent)})
+        return _render(
+            "memory/context.html#live-context", {"agent": agent, "context": context_view(agent)}
+        )
 
     def _draw_agent_edits(self, agent: Any) -> str:
         """Blocks the agent wrote since this tab last looked, highlighted."""
@@ -178,11 +202,17 @@ class LiveView:
 
     def _draw_block(self, agent: Any, block_id: str, actor: str) -> str:
         block = block_for(agent, block_id)
-        ctx = {"agent": agent, "changed": with_sharing([block] if block else [], agent), "actor": actor}
+        ctx = {
+            "agent": agent,
+            "changed": with_sharing([block] if block else [], agent),
+            "actor": actor,
+        }
         return _render("memory/memory.html#live-blocks", ctx)
 
     def _draw_blocks(self, agent: Any) -> str:
-        return _render("memory/memory.html#live-blocks", {"agent": agent, "blocks": blocks_for(agent)})
+        return _render(
+            "memory/memory.html#live-blocks", {"agent": agent, "blocks": blocks_for(agent)}
+        )
 
     def _draw_folder(self, agent: Any, source_id: str) -> str:
         source = agent_folder_for(agent=agent, source_id=source_id)
@@ -192,16 +222,25 @@ class LiveView:
         return _render("memory/files.html#live-folder-files", {"agent": agent, "folder": folder})
 
     def _draw_all_folder_files(self, agent: Any) -> str:
-        return "".join(_render("memory/files.html#live-folder-files", {"agent": agent, "folder": folder})
-                       for folder in agent_folders(agent=agent))
+        return "".join(
+            _render("memory/files.html#live-folder-files", {"agent": agent, "folder": folder})
+            for folder in agent_folders(agent=agent)
+        )
 
     def _draw_folders(self, agent: Any) -> str:
-        return _render("memory/files.html#live-folders",
-                       {"agent": agent, "folders": agent_folders(agent=agent), "accept": ACCEPT})
+        return _render(
+            "memory/files.html#live-folders",
+            {"agent": agent, "folders": agent_folders(agent=agent), "accept": ACCEPT},
+        )
 
     def _draw_reembed(self, agent: Any) -> str:
-        return _render("agents/settings.html#live-reembed", {"agent": agent, "reembed_job": reembed_latest(agent)})
+        return _render(
+            "agents/settings.html#live-reembed",
+            {"agent": agent, "reembed_job": reembed_latest(agent)},
+        )
 
     def _draw_runs(self, agent: Any) -> str:
-        return _render("memory/runs.html#live-runs",
-                       {"agent": agent, "runs": runs_for(agent), "chart": usage_chart(agent)})
+        return _render(
+            "memory/runs.html#live-runs",
+            {"agent": agent, "runs": runs_for(agent), "chart": usage_chart(agent)},
+        )

@@ -50,18 +50,31 @@ SECTION_LABELS = {
 def agent_rows(user: User, *, query: str = "", tag: str = "", limit: int = 200) -> QuerySet[Agent]:
     """The user's agents (own and team's), newest activity first, each with
     `last_activity` (latest message) and `tokens_used` (all runs)."""
-    latest = (m.Message.objects.filter(agent=OuterRef("pk")).order_by("-sequence_id")
-              .values("created_at")[:1])
-    tokens = (m.Run.objects.filter(agent=OuterRef("pk")).values("agent")
-              .annotate(total=Sum("prompt_tokens") + Sum("completion_tokens")).values("total")[:1])
+    latest = (
+        m.Message.objects.filter(agent=OuterRef("pk"))
+        .order_by("-sequence_id")
+        .values("created_at")[:1]
+    )
+    tokens = (
+        m.Run.objects.filter(agent=OuterRef("pk"))
+        .values("agent")
+        .annotate(total=Sum("prompt_tokens") + Sum("completion_tokens"))
+        .values("total")[:1]
+    )
     rows = agents_visible_to(user=user).select_related("owner")
     if query:
-        rows = rows.filter(Q(name__icontains=query) | Q(description__icontains=query) | Q(id=query)
-                           | Q(model__icontains=query))
+        rows = rows.filter(
+            Q(name__icontains=query)
+            | Q(description__icontains=query)
+            | Q(id=query)
+            | Q(model__icontains=query)
+        )
     if tag:
         rows = rows.filter(tags__contains=[tag])
-    rows = rows.annotate(last_activity=Coalesce(Subquery(latest), "updated_at"),
-                         tokens_used=Coalesce(Subquery(tokens, output_field=IntegerField()), 0))
+    rows = rows.annotate(
+        last_activity=Coalesce(Subquery(latest), "updated_at"),
+        tokens_used=Coalesce(Subquery(tokens, output_field=IntegerField()), 0),
+    )
     return rows.order_by("-last_activity")[:limit]
 
 
@@ -75,7 +88,9 @@ def tags_in_use(user: User) -> list[str]:
 # --- chat ---------------------------------------------------------------------------------
 
 
-def chat_history(agent: Agent, *, before: int | None = None, limit: int = CHAT_PAGE) -> dict[str, Any]:
+def chat_history(
+    agent: Agent, *, before: int | None = None, limit: int = CHAT_PAGE
+) -> dict[str, Any]:
     """The latest messages (all of recall, not only the window), oldest first.
     Messages evicted from the context window are marked so the chat can dim them."""
     rows = m.Message.objects.filter(agent=agent).exclude(role="system")
@@ -84,8 +99,11 @@ def chat_history(agent: Agent, *, before: int | None = None, limit: int = CHAT_P
     page = list(rows.order_by("-sequence_id")[: limit + 1])
     has_more = len(page) > limit
     page = list(reversed(page[:limit]))
-    answered = set(m.Message.objects.filter(agent=agent, role="tool", tool_call_id__gt="")
-                   .values_list("tool_call_id", flat=True)[:5000])
+    answered = set(
+        m.Message.objects.filter(agent=agent, role="tool", tool_call_id__gt="").values_list(
+            "tool_call_id", flat=True
+        )[:5000]
+    )
     in_window = set(agent.message_ids or [])
     entries = []
     for row in page:
@@ -93,7 +111,11 @@ def chat_history(agent: Agent, *, before: int | None = None, limit: int = CHAT_P
         if entry is not None:
             entry["evicted"] = row.id not in in_window
             entries.append(entry)
-    return {"entries": entries, "has_more": has_more, "oldest": page[0].sequence_id if page else None}
+    return {
+        "entries": entries,
+        "has_more": has_more,
+        "oldest": page[0].sequence_id if page else None,
+    }
 
 
 def active_run(agent: Agent) -> m.Run | None:
@@ -124,8 +146,10 @@ def _block_tokens(agent: Agent) -> list[tuple[str, int]]:
     numbered = build_compile_input(state).line_numbers
     counter = counter_for(state.model)
     empty = counter.count_text(render_core_memory([], numbered))
-    return [(b.label, max(counter.count_text(render_core_memory([b], numbered)) - empty, 0))
-            for b in state.blocks]
+    return [
+        (b.label, max(counter.count_text(render_core_memory([b], numbered)) - empty, 0))
+        for b in state.blocks
+    ]
 
 
 def _last_compaction(agent: Agent) -> dict[str, Any] | None:
@@ -133,9 +157,14 @@ def _last_compaction(agent: Agent) -> dict[str, Any] | None:
     if summary is None:
         return None
     stats = (summary.meta or {}).get("compaction_stats") or {}
-    return {"at": summary.created_at, "evicted": stats.get("evicted"), "trigger": stats.get("trigger"),
-            "before": stats.get("context_tokens_before"), "after": stats.get("context_tokens_after"),
-            "count": agent.messages.filter(kind="summary").count()}
+    return {
+        "at": summary.created_at,
+        "evicted": stats.get("evicted"),
+        "trigger": stats.get("trigger"),
+        "before": stats.get("context_tokens_before"),
+        "after": stats.get("context_tokens_after"),
+        "count": agent.messages.filter(kind="summary").count(),
+    }
 
 
 def context_view(agent: Agent) -> dict[str, Any]:
@@ -149,12 +178,17 @@ def context_view(agent: Agent) -> dict[str, Any]:
         segment = Segment(key=key, label=SECTION_LABELS.get(key, key), tokens=tokens, kind=key)
         if key == "core_memory":
             per_block = _block_tokens(agent)
-            segment.children = [Segment(key=f"block:{label}", label=label, tokens=t, kind="block")
-                                for label, t in per_block]
+            segment.children = [
+                Segment(key=f"block:{label}", label=label, tokens=t, kind="block")
+                for label, t in per_block
+            ]
             framing = tokens - sum(t for _, t in per_block)
             if framing > 0:
-                segment.children.append(Segment(key="core_framing", label="(framing)", tokens=framing,
-                                                 kind="block-framing"))
+                segment.children.append(
+                    Segment(
+                        key="core_framing", label="(framing)", tokens=framing, kind="block-framing"
+                    )
+                )
         segments.append(segment)
     used = view.context_window_size_current
     for segment in segments:
@@ -164,8 +198,12 @@ def context_view(agent: Agent) -> dict[str, Any]:
             child.percent = round(100 * child.tokens / scale, 2)
             child.share = round(100 * child.tokens / max(used, 1), 2)
     return {
-        "overview": view, "segments": segments, "used": used, "limit": limit,
-        "used_percent": round(100 * used / limit, 1), "free": max(limit - used, 0),
+        "overview": view,
+        "segments": segments,
+        "used": used,
+        "limit": limit,
+        "used_percent": round(100 * used / limit, 1),
+        "free": max(limit - used, 0),
         "warning_at": round(100 * settings.MEMORY_WARNING_THRESHOLD * limit / scale, 2),
         "compact_at": round(100 * settings.COMPACTION_TRIGGER * limit / scale, 2),
         "compaction": _last_compaction(agent),
@@ -178,12 +216,15 @@ def context_section(agent: Agent, section: str) -> dict[str, Any] | None:
         return None
     view = context_overview(agent=agent)
     texts = {
-        "system": view.system_prompt, "core_memory": view.core_memory,
+        "system": view.system_prompt,
+        "core_memory": view.core_memory,
         "tool_usage_rules": view.tool_usage_rules or "",
         "directories": view.directories or "",
         "external_memory_summary": view.external_memory_summary,
         "summary_memory": view.summary_memory or "",
-        "functions_definitions": json.dumps(view.functions_definitions, indent=2, ensure_ascii=False),
+        "functions_definitions": json.dumps(
+            view.functions_definitions, indent=2, ensure_ascii=False
+        ),
     }
     messages = []
     if section == "messages":
@@ -193,8 +234,12 @@ def context_section(agent: Agent, section: str) -> dict[str, Any] | None:
                 data = {k: v for k, v in vars(part).items() if v is not None and k != "signature"}
                 parts.append(json.dumps(data, indent=2, ensure_ascii=False))
             messages.append({"role": message.role, "kind": message.kind.value, "parts": parts})
-    return {"key": section, "label": SECTION_LABELS[section], "text": texts.get(section, ""),
-            "messages": messages}
+    return {
+        "key": section,
+        "label": SECTION_LABELS[section],
+        "text": texts.get(section, ""),
+        "messages": messages,
+    }
 
 
 # --- core memory ----------------------------------------------------------------------------
@@ -202,8 +247,12 @@ def context_section(agent: Agent, section: str) -> dict[str, Any] | None:
 
 def blocks_for(agent: Agent) -> list[m.Block]:
     """Attached blocks in prompt order, each with `shared_with` (other agents using it)."""
-    links = (m.AgentBlock.objects.filter(agent=agent).select_related("block")
-             .annotate(users=Count("block__agent_links")).order_by("position", "id"))
+    links = (
+        m.AgentBlock.objects.filter(agent=agent)
+        .select_related("block")
+        .annotate(users=Count("block__agent_links"))
+        .order_by("position", "id")
+    )
     blocks = []
     for link in links:
         block = link.block
@@ -230,8 +279,12 @@ def blocks_attachable(agent: Agent, user: User) -> QuerySet[m.Block]:
     if user.organization_id:
         scope |= Q(organization_id=user.organization_id)
     taken = m.AgentBlock.objects.filter(agent=agent)
-    return (m.Block.objects.filter(scope).exclude(pk__in=taken.values("block"))
-            .exclude(label__in=taken.values("label")).order_by("label", "-updated_at"))
+    return (
+        m.Block.objects.filter(scope)
+        .exclude(pk__in=taken.values("block"))
+        .exclude(label__in=taken.values("label"))
+        .order_by("label", "-updated_at")
+    )
 
 
 def block_history(block: m.Block, limit: int = 30) -> list[m.BlockHistory]:
@@ -240,9 +293,16 @@ def block_history(block: m.Block, limit: int = 30) -> list[m.BlockHistory]:
 
 def blocks_changed_by_agent(agent_id: str, *, after: datetime) -> tuple[list[m.Block], datetime]:
     """Blocks the agent itself wrote after `after`, and the time of the newest such write."""
-    rows = list(m.BlockHistory.objects.filter(block__agent_links__agent_id=agent_id, actor_type="agent",
-                                              actor_id=agent_id, created_at__gt=after)
-                .select_related("block").order_by("created_at"))
+    rows = list(
+        m.BlockHistory.objects.filter(
+            block__agent_links__agent_id=agent_id,
+            actor_type="agent",
+            actor_id=agent_id,
+            created_at__gt=after,
+        )
+        .select_related("block")
+        .order_by("created_at")
+    )
     blocks = {row.block_id: row.block for row in rows}
     newest = rows[-1].created_at if rows else after
     return list(blocks.values()), newest
@@ -262,18 +322,35 @@ def passage_for(agent: Agent, passage_id: str) -> m.Passage | None:
     return m.Passage.objects.filter(pk=passage_id, archive__agents=agent).first()
 
 
-def archival_search(agent: Agent, *, query: str, tags: list[str] | None, match_all: bool,
-                    start: datetime | None, end: datetime | None, top_k: int = 50) -> list[dict[str, Any]]:
+def archival_search(
+    agent: Agent,
+    *,
+    query: str,
+    tags: list[str] | None,
+    match_all: bool,
+    start: datetime | None,
+    end: datetime | None,
+    top_k: int = 50,
+) -> list[dict[str, Any]]:
     """The very search the agent's archival_memory_search tool runs."""
     return store_for(agent).backend.archival_search(
-        agent.id, query, tags=tags or None, tag_match_mode="all" if match_all else "any", top_k=top_k,
-        start=start, end=end)
+        agent.id,
+        query,
+        tags=tags or None,
+        tag_match_mode="all" if match_all else "any",
+        top_k=top_k,
+        start=start,
+        end=end,
+    )
 
 
-def recall_search(agent: Agent, *, query: str, roles: list[str] | None, limit: int = 50) -> list[dict[str, Any]]:
+def recall_search(
+    agent: Agent, *, query: str, roles: list[str] | None, limit: int = 50
+) -> list[dict[str, Any]]:
     """The very search the agent's conversation_search tool runs."""
-    return store_for(agent).backend.conversation_search(agent.id, query or None, roles=roles or None,
-                                                        limit=limit)
+    return store_for(agent).backend.conversation_search(
+        agent.id, query or None, roles=roles or None, limit=limit
+    )
 
 
 # --- runs and steps -------------------------------------------------------------------------
@@ -291,10 +368,15 @@ def step_for(agent: Agent, step_id: str) -> m.Step | None:
     return agent.steps.filter(pk=step_id).first()
 
 
-def usage_chart(agent: Agent, *, width: int = 380, height: int = 120, limit: int = 60) -> dict[str, Any]:
+def usage_chart(
+    agent: Agent, *, width: int = 380, height: int = 120, limit: int = 60
+) -> dict[str, Any]:
     """Token use per step over the conversation, as bar geometry for an inline SVG."""
-    steps = list(agent.steps.order_by("-created_at").values(
-        "id", "prompt_tokens", "completion_tokens", "created_at", "status")[:limit])
+    steps = list(
+        agent.steps.order_by("-created_at").values(
+            "id", "prompt_tokens", "completion_tokens", "created_at", "status"
+        )[:limit]
+    )
     steps.reverse()
     top = max((s["prompt_tokens"] + s["completion_tokens"] for s in steps), default=0) or 1
     # At least 12 slots, so a few steps do not become a wall of colour.
@@ -303,15 +385,26 @@ def usage_chart(agent: Agent, *, width: int = 380, height: int = 120, limit: int
     for index, step in enumerate(steps):
         prompt_h = height * step["prompt_tokens"] / top
         completion_h = height * step["completion_tokens"] / top
-        bars.append({
-            "x": round(index * slot + slot * 0.1, 2), "w": round(max(slot * 0.8, 1), 2),
-            "prompt_y": round(height - prompt_h, 2), "prompt_h": round(prompt_h, 2),
-            "completion_y": round(height - prompt_h - completion_h, 2), "completion_h": round(completion_h, 2),
-            "prompt": step["prompt_tokens"], "completion": step["completion_tokens"],
-            "failed": step["status"] == "failed",
-        })
-    return {"bars": bars, "width": width, "height": height, "top": top,
-            "total": sum(s["prompt_tokens"] + s["completion_tokens"] for s in steps)}
+        bars.append(
+            {
+                "x": round(index * slot + slot * 0.1, 2),
+                "w": round(max(slot * 0.8, 1), 2),
+                "prompt_y": round(height - prompt_h, 2),
+                "prompt_h": round(prompt_h, 2),
+                "completion_y": round(height - prompt_h - completion_h, 2),
+                "completion_h": round(completion_h, 2),
+                "prompt": step["prompt_tokens"],
+                "completion": step["completion_tokens"],
+                "failed": step["status"] == "failed",
+            }
+        )
+    return {
+        "bars": bars,
+        "width": width,
+        "height": height,
+        "top": top,
+        "total": sum(s["prompt_tokens"] + s["completion_tokens"] for s in steps),
+    }
 
 
 def pretty(data: Any) -> str:

@@ -1,7 +1,7 @@
 """How messages look in the chat simulator.
 
 A message reaches the ADE either as a stored row (page load, history) or as
-the JSON payload of a live event (memory/events.py). Both carry the same
+the JSON payload of a live event (memory/services/events.py). Both carry the same
 typed parts, so one function shapes either into a display entry that the
 chat template renders. Pure: no database, no HTML.
 """
@@ -57,9 +57,16 @@ def _when(value: Any) -> datetime | None:
 def row_to_payload(row: Any) -> dict[str, Any]:
     """A stored Message row in the shape of a live event's message payload."""
     return {
-        "id": row.id, "role": row.role, "kind": row.kind, "content": row.content or [],
-        "created_at": row.created_at, "step_id": row.step_id, "run_id": row.run_id,
-        "is_err": row.is_err, "meta": row.meta or {}, "name": row.name,
+        "id": row.id,
+        "role": row.role,
+        "kind": row.kind,
+        "content": row.content or [],
+        "created_at": row.created_at,
+        "step_id": row.step_id,
+        "run_id": row.run_id,
+        "is_err": row.is_err,
+        "meta": row.meta or {},
+        "name": row.name,
     }
 
 
@@ -71,10 +78,13 @@ def _text(message: dict[str, Any]) -> str:
     return "".join(p.get("text", "") for p in _parts(message, "text"))
 
 
-def _assistant(message: dict[str, Any], entry: dict[str, Any], answered: set[str]) -> dict[str, Any]:
+def _assistant(
+    message: dict[str, Any], entry: dict[str, Any], answered: set[str]
+) -> dict[str, Any]:
     waiting = set((message.get("meta") or {}).get("approval_pending") or []) - answered
-    entry["reasoning"] = [p.get("text") or "(reasoning hidden by the provider)"
-                          for p in _parts(message, "reasoning")]
+    entry["reasoning"] = [
+        p.get("text") or "(reasoning hidden by the provider)" for p in _parts(message, "reasoning")
+    ]
     entry["text"] = _text(message)
     calls = []
     for part in _parts(message, "tool_call"):
@@ -82,9 +92,14 @@ def _assistant(message: dict[str, Any], entry: dict[str, Any], answered: set[str
         if part.get("name") in SPEAKING_TOOLS and isinstance(args.get("message"), str):
             entry["said"] = args["message"]
             continue
-        calls.append({"id": part.get("id"), "name": part.get("name"),
-                      "arguments": _pretty_json(part.get("arguments", "")),
-                      "awaiting_approval": part.get("id") in waiting})
+        calls.append(
+            {
+                "id": part.get("id"),
+                "name": part.get("name"),
+                "arguments": _pretty_json(part.get("arguments", "")),
+                "awaiting_approval": part.get("id") in waiting,
+            }
+        )
     entry["tool_calls"] = calls
     return entry
 
@@ -97,9 +112,13 @@ def _tool_return(message: dict[str, Any], entry: dict[str, Any]) -> dict[str, An
     ok = part.get("status", "success") == "success" and not message.get("is_err")
     if ok and part.get("name") in SPEAKING_TOOLS:
         return None
-    entry.update(name=part.get("name") or message.get("name") or "tool", ok=ok,
-                 result=_pretty_json(_unwrap(part.get("content", ""))),
-                 stdout="".join(part.get("stdout") or []), stderr="".join(part.get("stderr") or []))
+    entry.update(
+        name=part.get("name") or message.get("name") or "tool",
+        ok=ok,
+        result=_pretty_json(_unwrap(part.get("content", ""))),
+        stdout="".join(part.get("stdout") or []),
+        stderr="".join(part.get("stderr") or []),
+    )
     return entry
 
 
@@ -110,8 +129,11 @@ def chat_entry(message: dict[str, Any], answered: set[str] | None = None) -> dic
     waited for approval shows its buttons only while it still waits."""
     kind = message.get("kind", "")
     entry: dict[str, Any] = {
-        "id": message.get("id"), "kind": kind, "run_id": message.get("run_id"),
-        "created_at": _when(message.get("created_at")), "is_err": bool(message.get("is_err")),
+        "id": message.get("id"),
+        "kind": kind,
+        "run_id": message.get("run_id"),
+        "created_at": _when(message.get("created_at")),
+        "is_err": bool(message.get("is_err")),
     }
     if message.get("role") == "system" or kind == "system":
         return None
@@ -123,9 +145,12 @@ def chat_entry(message: dict[str, Any], answered: set[str] | None = None) -> dic
         entry.update(kind="event", text=_unwrap(_text(message)), label=kind.replace("_", " "))
     elif kind == "summary":
         meta = message.get("meta") or {}
-        entry.update(kind="summary", hidden=meta.get("hidden_count"),
-                     text=meta.get("summary") or _unwrap(_text(message)),
-                     stats=meta.get("compaction_stats") or {})
+        entry.update(
+            kind="summary",
+            hidden=meta.get("hidden_count"),
+            text=meta.get("summary") or _unwrap(_text(message)),
+            stats=meta.get("compaction_stats") or {},
+        )
     elif kind == "tool_return":
         return _tool_return(message, {**entry, "kind": "tool"})
     elif kind == "approval_response":

@@ -49,10 +49,18 @@ def panel_context(request, agent, tab: str) -> dict:
         if data and form.searching:
             start, end = form.bounds()
             ctx["results"], ctx["search_error"] = _searching(
-                sel.archival_search, agent, query=data["q"], tags=data["tags"], match_all=data["match_all"],
-                start=start, end=end)
+                sel.archival_search,
+                agent,
+                query=data["q"],
+                tags=data["tags"],
+                match_all=data["match_all"],
+                start=start,
+                end=end,
+            )
         else:
-            ctx["page"] = sel.passages_page(agent, page=data.get("page") or 1, tags=data.get("tags"))
+            ctx["page"] = sel.passages_page(
+                agent, page=data.get("page") or 1, tags=data.get("tags")
+            )
         return ctx
     if tab == "recall":
         form = RecallSearchForm(request.GET or None)
@@ -64,8 +72,11 @@ def panel_context(request, agent, tab: str) -> dict:
         return {"runs": sel.runs_for(agent), "chart": sel.usage_chart(agent)}
     if tab == "files":
         return files_context(agent, request.user)
-    return {"blocks": sel.blocks_for(agent), "new_block": BlockForm(prefix="new"),
-            "shareable": sel.blocks_attachable(agent, request.user)[:200]}
+    return {
+        "blocks": sel.blocks_for(agent),
+        "new_block": BlockForm(prefix="new"),
+        "shareable": sel.blocks_attachable(agent, request.user)[:200],
+    }
 
 
 def _searching(search, agent, **query):
@@ -110,8 +121,9 @@ async def _sent(request, agent, run, template: str, ctx: dict):
 
 
 async def _refused(request, message: str, target: str):
-    response = await sync_to_async(render)(request, "memory/chat.html#refused", {"message": message},
-                                           status=422)
+    response = await sync_to_async(render)(
+        request, "memory/chat.html#refused", {"message": message}, status=422
+    )
     return reswap(retarget(response, target), "innerHTML")
 
 
@@ -128,7 +140,9 @@ async def message_send(request, agent_id):
         run = await sync_to_async(turn_prepare)(agent=agent, user=user, text=text)
     except DomainError as exc:
         return await _refused(request, exc.message, "#composer-error")
-    response = await _sent(request, agent, run, "memory/chat.html#sent", {"texts": [text], "text": text})
+    response = await _sent(
+        request, agent, run, "memory/chat.html#sent", {"texts": [text], "text": text}
+    )
     return response if request.htmx else redirect("agent", agent.id)
 
 
@@ -143,9 +157,16 @@ async def approval_send(request, agent_id):
         return await _refused(request, "Say which tool call you are answering.", "#composer-error")
     data = form.cleaned_data
     run = await sync_to_async(turn_prepare)(agent=agent, user=user, approval=True)
-    decision = ApprovalDecision(tool_call_id=data["tool_call_id"], approve=data["approve"], reason=data["reason"])
-    return await _sent(request, agent, run, "memory/chat.html#approval-sent",
-                       {"approvals": [decision], "approve": data["approve"]})
+    decision = ApprovalDecision(
+        tool_call_id=data["tool_call_id"], approve=data["approve"], reason=data["reason"]
+    )
+    return await _sent(
+        request,
+        agent,
+        run,
+        "memory/chat.html#approval-sent",
+        {"approvals": [decision], "approve": data["approve"]},
+    )
 
 
 @login_required
@@ -159,7 +180,9 @@ def run_cancel(request, agent_id, run_id):
         cancel(run=run)
     except Conflict:
         return render(request, "memory/chat.html#run-status", {"agent": agent, "run": None})
-    return render(request, "memory/chat.html#run-status", {"agent": agent, "run": run, "stopping": True})
+    return render(
+        request, "memory/chat.html#run-status", {"agent": agent, "run": run, "stopping": True}
+    )
 
 
 # --- context window --------------------------------------------------------------------------
@@ -168,7 +191,11 @@ def run_cancel(request, agent_id, run_id):
 @login_required
 def context_panel(request, agent_id):
     agent = agent_or_404(request.user, agent_id)
-    return render(request, "memory/context.html#context-panel", {"agent": agent, "context": sel.context_view(agent)})
+    return render(
+        request,
+        "memory/context.html#context-panel",
+        {"agent": agent, "context": sel.context_view(agent)},
+    )
 
 
 @login_required
@@ -195,7 +222,12 @@ def _card(request, agent, block, status: int = 200, **extra):
     if not request.htmx:
         return redirect("agent", agent.id)
     sel.with_sharing([block], agent)
-    return render(request, "memory/memory.html#block", {"agent": agent, "block": block, **extra}, status=status)
+    return render(
+        request,
+        "memory/memory.html#block",
+        {"agent": agent, "block": block, **extra},
+        status=status,
+    )
 
 
 @login_required
@@ -219,14 +251,22 @@ def block_edit(request, agent_id, block_id):
     form was opened (then the form comes back with the current text)."""
     agent, block = _block(request, agent_id, block_id)
     if request.method != "POST":
-        return render(request, "memory/memory.html#block-form", {"agent": agent, "block": block,
-                                                                  "form": BlockForm.for_block(block)})
+        return render(
+            request,
+            "memory/memory.html#block-form",
+            {"agent": agent, "block": block, "form": BlockForm.for_block(block)},
+        )
     form = BlockForm(request.POST)
     status = 422
     if form.is_valid():
         try:
-            block = blocks.block_edit(block=block, user=request.user, reason="edited in the ADE",
-                                           expected_version=form.cleaned_data["version"], **form.changes())
+            block = blocks.block_edit(
+                block=block,
+                user=request.user,
+                reason="edited in the ADE",
+                expected_version=form.cleaned_data["version"],
+                **form.changes(),
+            )
             return _card(request, agent, block)
         except DomainError as exc:
             status = 409 if isinstance(exc, Conflict) else 422
@@ -236,7 +276,12 @@ def block_edit(request, agent_id, block_id):
                 form = BlockForm({**request.POST.dict(), "version": block.version})
                 form.is_valid()
             form.add_error(None, exc.message)
-    ctx = {"agent": agent, "block": block, "form": form, "current": block if status == 409 else None}
+    ctx = {
+        "agent": agent,
+        "block": block,
+        "form": form,
+        "current": block if status == 409 else None,
+    }
     response = render(request, "memory/memory.html#block-form", ctx, status=status)
     return reswap(retarget(response, f"#block-{block.id}-slot"), "innerHTML")
 
@@ -250,8 +295,11 @@ def block_card(request, agent_id, block_id):
 @login_required
 def block_history(request, agent_id, block_id):
     agent, block = _block(request, agent_id, block_id)
-    return render(request, "memory/memory.html#block-history",
-                  {"agent": agent, "block": block, "history": sel.block_history(block)})
+    return render(
+        request,
+        "memory/memory.html#block-history",
+        {"agent": agent, "block": block, "history": sel.block_history(block)},
+    )
 
 
 @login_required
@@ -260,8 +308,9 @@ def block_undo(request, agent_id, block_id):
     agent, block = _block(request, agent_id, block_id)
     sequence = request.POST.get("sequence", "")
     try:
-        block = blocks.block_revert(block=block, user=request.user,
-                                         sequence=int(sequence) if sequence.isdigit() else None)
+        block = blocks.block_revert(
+            block=block, user=request.user, sequence=int(sequence) if sequence.isdigit() else None
+        )
     except DomainError as exc:
         return _card(request, agent, block, status=409, error=exc.message)
     return _card(request, agent, block)
@@ -271,7 +320,11 @@ def block_undo(request, agent_id, block_id):
 @require_POST
 def block_share(request, agent_id):
     agent = agent_or_404(request.user, agent_id)
-    block = sel.blocks_attachable(agent, request.user).filter(pk=request.POST.get("block_id", "")).first()
+    block = (
+        sel.blocks_attachable(agent, request.user)
+        .filter(pk=request.POST.get("block_id", ""))
+        .first()
+    )
     if block is None:
         raise Http404("No such block to share.")
     blocks.agent_block_attach(agent=agent, block=block)
@@ -299,7 +352,9 @@ def passage_new(request, agent_id):
     form = PassageForm(request.POST)
     if form.is_valid():
         try:
-            archival.passage_insert(agent=agent, text=form.cleaned_data["text"], tags=form.cleaned_data["tags"])
+            archival.passage_insert(
+                agent=agent, text=form.cleaned_data["text"], tags=form.cleaned_data["tags"]
+            )
         except DomainError as exc:
             form.add_error(None, exc.message)
     if form.errors:
@@ -329,7 +384,11 @@ def run_steps(request, agent_id, run_id):
     run = sel.run_for(agent, run_id)
     if run is None:
         raise Http404("No such run.")
-    return render(request, "memory/runs.html#run-steps", {"agent": agent, "run": run, "steps": sel.run_steps(run)})
+    return render(
+        request,
+        "memory/runs.html#run-steps",
+        {"agent": agent, "run": run, "steps": sel.run_steps(run)},
+    )
 
 
 @login_required
@@ -338,6 +397,11 @@ def step_raw(request, agent_id, step_id):
     step = sel.step_for(agent, step_id)
     if step is None:
         raise Http404("No such step.")
-    ctx = {"agent": agent, "step": step, "request_json": sel.pretty(step.request_json),
-           "response_json": sel.pretty(step.response_json), "error_json": sel.pretty(step.error_data)}
+    ctx = {
+        "agent": agent,
+        "step": step,
+        "request_json": sel.pretty(step.request_json),
+        "response_json": sel.pretty(step.response_json),
+        "error_json": sel.pretty(step.error_data),
+    }
     return render(request, "memory/runs.html#step-raw", ctx)

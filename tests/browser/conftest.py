@@ -21,8 +21,16 @@ import pytest
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("ADE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "alice-pass-123"
 
@@ -107,7 +115,9 @@ def alice(transactional_db):
 def bob(alice):
     from agents.models import User
 
-    return User.objects.create_user(username="bob", password="bob-pass-123", organization=alice.organization)
+    return User.objects.create_user(
+        username="bob", password="bob-pass-123", organization=alice.organization
+    )
 
 
 def login(page, live_url: str, username: str = "alice", password: str = PASSWORD) -> None:
@@ -155,7 +165,10 @@ def _wait_for_idle_server(timeout: float = 20.0) -> None:
     from memory.models import Run
 
     deadline = time.monotonic() + timeout
-    while Run.objects.filter(status__in=["created", "running"]).exists() and time.monotonic() < deadline:
+    while (
+        Run.objects.filter(status__in=["created", "running"]).exists()
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.1)
 
 

@@ -11,8 +11,10 @@ from tests.fakes.llm_server import reply, tool_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-LONG_REPLY = ("Nice to meet you, Alice! I have noted your name in my memory, so I will remember it "
-              "the next time we talk. What would you like to work on today?")
+LONG_REPLY = (
+    "Nice to meet you, Alice! I have noted your name in my memory, so I will remember it "
+    "the next time we talk. What would you like to work on today?"
+)
 
 
 def context_used(page) -> int:
@@ -39,13 +41,18 @@ def test_create_an_agent_and_chat_with_it_live(live_page, live_url, llm, alice):
     shot(page, "03-workspace-new")
 
     llm.script(
-        tool_call("memory_replace", {"label": "human", "old_string": "Name: unknown", "new_string": "Name: Alice"},
-                  reasoning="The user told me their name; I will remember it."),
+        tool_call(
+            "memory_replace",
+            {"label": "human", "old_string": "Name: unknown", "new_string": "Name: Alice"},
+            reasoning="The user told me their name; I will remember it.",
+        ),
         reply(LONG_REPLY),
     )
     page.fill("textarea[name=text]", "Hi, I'm Alice")
     page.keyboard.press("Enter")
-    page.wait_for_selector(".msg-assistant .bubble:has-text('What would you like to work on today?')")
+    page.wait_for_selector(
+        ".msg-assistant .bubble:has-text('What would you like to work on today?')"
+    )
     page.wait_for_selector("#run-status .idle")
 
     chat = page.locator("#chat-log")
@@ -58,16 +65,25 @@ def test_create_an_agent_and_chat_with_it_live(live_page, live_url, llm, alice):
     assert "Name: Alice" in human.locator(".block-value").inner_text()
     assert human.locator(".badge.live", has_text="edited by the agent").is_visible()
     assert "changed-agent" in human.get_attribute("class")
-    page.wait_for_function(f"Number(document.querySelector('#context-panel .usage strong').textContent) > {before}")
+    page.wait_for_function(
+        f"Number(document.querySelector('#context-panel .usage strong').textContent) > {before}"
+    )
     shot(page, "04-workspace-after-turn")
 
     # The reply arrived token by token before the stored message replaced the bubble.
-    text_frames = [f for f in frames if isinstance(f, str) and re.search(r'beforeend:#msg-[^"]+-text', f)]
+    text_frames = [
+        f for f in frames if isinstance(f, str) and re.search(r'beforeend:#msg-[^"]+-text', f)
+    ]
     assert len(text_frames) > 10
-    streamed = "".join(re.findall(r'beforeend:#msg-[^"]+-text">([^<]*)</div>', "".join(text_frames)))
+    streamed = "".join(
+        re.findall(r'beforeend:#msg-[^"]+-text">([^<]*)</div>', "".join(text_frames))
+    )
     assert streamed.replace("&#x27;", "'") == LONG_REPLY
-    final = next(i for i, f in enumerate(frames) if isinstance(f, str) and 'class="msg msg-assistant"' in f
-                 and "What would you like" in f)
+    final = next(
+        i
+        for i, f in enumerate(frames)
+        if isinstance(f, str) and 'class="msg msg-assistant"' in f and "What would you like" in f
+    )
     assert final > frames.index(text_frames[-1])
 
     # The context window's sections open to the exact text.
@@ -97,7 +113,9 @@ def test_a_running_turn_can_be_stopped(live_page, live_url, llm, alice):
     login(page, live_url)
     page.goto(f"{live_url}/agents/{agent.id}/")
     page.wait_for_selector("#live-state.live")
-    llm.script(delay(2, tool_call("conversation_search", {"query": "tea"})), reply("This step never runs."))
+    llm.script(
+        delay(2, tool_call("conversation_search", {"query": "tea"})), reply("This step never runs.")
+    )
     page.fill("textarea[name=text]", "Search for tea, slowly")
     page.keyboard.press("Enter")
     page.wait_for_selector(".msg-user:not(.pending) .bubble:has-text('Search for tea, slowly')")
@@ -126,7 +144,9 @@ def test_provider_errors_are_shown_plainly(live_page, live_url, llm, alice):
     shot(page, "06-provider-error")
 
 
-def test_a_message_sent_from_another_tab_appears_without_reload(live_page, live_url, llm, alice, browser):
+def test_a_message_sent_from_another_tab_appears_without_reload(
+    live_page, live_url, llm, alice, browser
+):
     from tests.ui_helpers import make_agent
 
     agent = make_agent(alice)
@@ -144,7 +164,7 @@ def test_a_message_sent_from_another_tab_appears_without_reload(live_page, live_
     other.fill("textarea[name=text]", "Sent from tab two")
     other.keyboard.press("Enter")
     page.wait_for_selector(".msg-user .bubble:has-text('Sent from tab two')")
-    page.wait_for_selector(".msg-assistant .bubble:has-text(\"Hello from the other tab's turn.\")")
+    page.wait_for_selector('.msg-assistant .bubble:has-text("Hello from the other tab\'s turn.")')
     other_context.close()
 
     # And one sent through the /v1 API.
@@ -154,9 +174,12 @@ def test_a_message_sent_from_another_tab_appears_without_reload(live_page, live_
 
     _, secret = apikey_create(user=alice, name="browser test")
     llm.script(reply("Answered over the API."))
-    response = httpx.post(f"{live_url}/v1/agents/{agent.id}/messages", timeout=30,
-                          headers={"Authorization": f"Bearer {secret}"},
-                          json={"messages": [{"role": "user", "content": "Sent through the API"}]})
+    response = httpx.post(
+        f"{live_url}/v1/agents/{agent.id}/messages",
+        timeout=30,
+        headers={"Authorization": f"Bearer {secret}"},
+        json={"messages": [{"role": "user", "content": "Sent through the API"}]},
+    )
     assert response.status_code == 200, response.text
     page.wait_for_selector(".msg-user .bubble:has-text('Sent through the API')")
     page.wait_for_selector(".msg-assistant .bubble:has-text('Answered over the API.')")

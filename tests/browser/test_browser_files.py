@@ -13,21 +13,31 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 EMBEDDING = "openai/text-embedding-3-small"
 BROKEN = "<img src=x onerror=alert(1)>.json"
-WORDS = ("leave travel expenses laptop holiday manager approval receipt invoice policy office remote "
-         "training security badge parking").split()
+WORDS = (
+    "leave travel expenses laptop holiday manager approval receipt invoice policy office remote "
+    "training security badge parking"
+).split()
 
 
 def make_pdf(pages: list[list[str]]) -> bytes:
     """A PDF with one page per list of lines (offsets computed, so pypdf reads it cleanly)."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"", b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
     kids = []
     for lines in pages:
         text = " T* ".join(f"({line})'" if i else f"({line}) Tj" for i, line in enumerate(lines))
         stream = f"BT /F1 9 Tf 11 TL 40 800 Td {text} ET".encode()
-        objects.append(b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream")
+        objects.append(
+            b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream"
+        )
         content = len(objects)
-        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 842] /Contents {content} 0 R "
-                       f"/Resources << /Font << /F1 3 0 R >> >> >>".encode())
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 842] /Contents {content} 0 R "
+            f"/Resources << /Font << /F1 3 0 R >> >> >>".encode()
+        )
         kids.append(f"{len(objects)} 0 R")
     objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>".encode()
     out = bytearray(b"%PDF-1.4\n")
@@ -39,7 +49,9 @@ def make_pdf(pages: list[list[str]]) -> bytes:
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     for offset in offsets:
         out += f"{offset:010d} 00000 n \n".encode()
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
     return bytes(out)
 
 
@@ -47,8 +59,13 @@ def handbook(page_count: int = 60, lines: int = 60) -> bytes:
     """A long handbook: enough text for several batches of chunks."""
     pages = []
     for p in range(page_count):
-        pages.append([f"Section {p + 1}.{n + 1}: " + " ".join(WORDS[(p + n + k) % len(WORDS)] for k in range(12))
-                      for n in range(lines)])
+        pages.append(
+            [
+                f"Section {p + 1}.{n + 1}: "
+                + " ".join(WORDS[(p + n + k) % len(WORDS)] for k in range(12))
+                for n in range(lines)
+            ]
+        )
     return make_pdf(pages)
 
 
@@ -87,13 +104,18 @@ def test_upload_a_long_pdf_and_watch_it_processed_live(live_page, live_url, alic
     assert page.locator("#files-panel .folder .badge", has_text=EMBEDDING).count() == 1
 
     page.evaluate(WATCH)
-    page.set_input_files("#files-panel .folder input[type=file]", files=[
-        {"name": "handbook.pdf", "mimeType": "application/pdf", "buffer": handbook()},
-        {"name": BROKEN, "mimeType": "application/json", "buffer": b'{"policy": '},
-        {"name": "virus.exe", "mimeType": "application/octet-stream", "buffer": b"MZ"},
-    ])
+    page.set_input_files(
+        "#files-panel .folder input[type=file]",
+        files=[
+            {"name": "handbook.pdf", "mimeType": "application/pdf", "buffer": handbook()},
+            {"name": BROKEN, "mimeType": "application/json", "buffer": b'{"policy": '},
+            {"name": "virus.exe", "mimeType": "application/octet-stream", "buffer": b"MZ"},
+        ],
+    )
     page.click("#files-panel .folder button:has-text('Upload')")
-    page.wait_for_selector("#files-panel .upload-notes:has-text('virus.exe: unsupported file type')")
+    page.wait_for_selector(
+        "#files-panel .upload-notes:has-text('virus.exe: unsupported file type')"
+    )
     try:  # a picture of the progress bar on its way, when the machine is slow enough to catch it
         page.wait_for_selector("#files-panel li.file[data-status=embedding]", timeout=5_000)
         shot(page, "14-files-upload-progress")
@@ -122,5 +144,7 @@ def test_upload_a_long_pdf_and_watch_it_processed_live(live_page, live_url, alic
     pdf.locator("button:has-text('Close')").click()
     page.wait_for_selector("#files-panel li.file[data-status=completed] button:has-text('Open')")
     page.click("#ctx-directories summary")
-    page.wait_for_selector('#ctx-directories .ctx-pre:has-text(\'<file status="closed" name="handbook/handbook.pdf"/>\')')
+    page.wait_for_selector(
+        '#ctx-directories .ctx-pre:has-text(\'<file status="closed" name="handbook/handbook.pdf"/>\')'
+    )
     assert not page.dialogs

@@ -30,7 +30,9 @@ def test_edit_a_block_then_undo_it(live_page, live_url, alice):
     shot(page, "07-block-editing")
     card.locator("button:has-text('Save')").click()
     card = block_card(page, "human")
-    page.wait_for_function("document.querySelector('#blocks-list').textContent.includes('Loves green tea')")
+    page.wait_for_function(
+        "document.querySelector('#blocks-list').textContent.includes('Loves green tea')"
+    )
     assert "version 2" in card.locator("footer").inner_text()
     # The context window shows the new text at once.
     page.click("#ctx-core_memory summary")
@@ -40,7 +42,9 @@ def test_edit_a_block_then_undo_it(live_page, live_url, alice):
     page.wait_for_selector(".history li:has-text('edited in the ADE')")
     shot(page, "08-block-history")
     card.locator("button:has-text('Undo')").click()
-    page.wait_for_function("!document.querySelector('#blocks-list').textContent.includes('Loves green tea')")
+    page.wait_for_function(
+        "!document.querySelector('#blocks-list').textContent.includes('Loves green tea')"
+    )
     assert block_card(page, "human").locator(".block-value").inner_text() == "Name: unknown"
 
 
@@ -51,12 +55,15 @@ def test_archival_insert_and_search(live_page, live_url, alice):
     open_agent(page, live_url, agent)
     page.click("[data-server-tabs] a:has-text('Archival')")
     page.wait_for_selector("#archival-panel")
-    for text, tags in (("Alice's cat is called Miso.", "pets"), ("The team meets on Tuesdays.", "work")):
+    for text, tags in (
+        ("Alice's cat is called Miso.", "pets"),
+        ("The team meets on Tuesdays.", "work"),
+    ):
         page.click("#archival-panel details.insert summary")
         page.fill("#archival-panel details.insert textarea[name=text]", text)
         page.fill("#archival-panel details.insert input[name=tags]", tags)
         page.click("#archival-panel button:has-text('Insert')")
-        page.wait_for_selector(f"#archival-panel .passage:has-text(\"{text}\")")
+        page.wait_for_selector(f'#archival-panel .passage:has-text("{text}")')
     assert page.locator("#archival-panel .passage").count() == 2
     page.fill("#archival-panel input[name=q]", "cat")
     page.click("#archival-panel button:has-text('Search')")
@@ -65,7 +72,9 @@ def test_archival_insert_and_search(live_page, live_url, alice):
     assert "Miso" in best and "pets" in best
     shot(page, "09-archival-search")
     page.locator("#archival-panel .passage").first.locator("button:has-text('Delete')").click()
-    page.wait_for_function("!document.querySelector('#archival-panel').textContent.includes('Miso')")
+    page.wait_for_function(
+        "!document.querySelector('#archival-panel').textContent.includes('Miso')"
+    )
 
 
 def test_tool_editor_previews_and_test_runs_a_tool(live_page, live_url, alice):
@@ -87,7 +96,9 @@ def test_tool_editor_previews_and_test_runs_a_tool(live_page, live_url, alice):
     page.wait_for_selector("#tools-panel .tool-list code:has-text('roll_dice')")
 
 
-def test_a_block_edited_in_another_tab_appears_highlighted(live_page, live_url, alice, bob, browser):
+def test_a_block_edited_in_another_tab_appears_highlighted(
+    live_page, live_url, alice, bob, browser
+):
     agent = make_agent(alice)
     page = live_page
     login(page, live_url)
@@ -102,6 +113,9 @@ def test_a_block_edited_in_another_tab_appears_highlighted(live_page, live_url, 
     card.locator("button:has-text('Save')").click()
     seen = block_card(page, "persona").locator(".block-view.changed-user")
     seen.wait_for()
-    assert "Bob just taught me to rhyme" in seen.inner_text() and "edited by a person" in seen.inner_text()
+    assert (
+        "Bob just taught me to rhyme" in seen.inner_text()
+        and "edited by a person" in seen.inner_text()
+    )
     shot(page, "11-live-edit-from-another-tab")
     other_context.close()

@@ -13,8 +13,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 PAYLOADS = [
     '<script>window.__xss = "script"</script>',
-    '<img src=x onerror="window.__xss = \'img\'">',
-    '<svg onload="window.__xss = \'svg\'"></svg>',
+    "<img src=x onerror=\"window.__xss = 'img'\">",
+    "<svg onload=\"window.__xss = 'svg'\"></svg>",
     '"><b hx-get="/logout/" hx-trigger="load">hijack</b>',
 ]
 ALL = " ".join(PAYLOADS)
@@ -42,8 +42,13 @@ def test_payloads_in_messages_blocks_and_tool_results_stay_inert(live_page, live
     page.wait_for_selector("#live-state.live")
 
     llm.script(
-        tool_call("archival_memory_search", {"query": f"Remember {PAYLOADS[1]}"}, reasoning=PAYLOADS[0]),
-        tool_call("memory_replace", {"label": "human", "old_string": "Name:", "new_string": f"Nom {PAYLOADS[2]}"}),
+        tool_call(
+            "archival_memory_search", {"query": f"Remember {PAYLOADS[1]}"}, reasoning=PAYLOADS[0]
+        ),
+        tool_call(
+            "memory_replace",
+            {"label": "human", "old_string": "Name:", "new_string": f"Nom {PAYLOADS[2]}"},
+        ),
         reply(f"Here you go: {ALL}"),
     )
     page.fill("textarea[name=text]", f"Try these: {ALL}")

@@ -27,8 +27,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default=settings.HOST)
         parser.add_argument("--port", type=int, default=settings.PORT)
-        parser.add_argument("--check-only", action="store_true",
-                            help="Prepare the database and admin, then exit without serving.")
+        parser.add_argument(
+            "--check-only",
+            action="store_true",
+            help="Prepare the database and admin, then exit without serving.",
+        )
 
     def handle(self, *args, host: str, port: int, check_only: bool, **options):
         try:
@@ -38,10 +41,12 @@ class Command(BaseCommand):
             self.stderr.write(self.style.ERROR(str(exc)))
             sys.exit(2)
         if generated:
-            self.stdout.write(self.style.WARNING(
-                f"\nCreated the admin user {user.username!r} with the password: {generated}\n"
-                "It is shown only this once. Set ADE_ADMIN_PASSWORD to choose your own.\n"
-            ))
+            self.stdout.write(
+                self.style.WARNING(
+                    f"\nCreated the admin user {user.username!r} with the password: {generated}\n"
+                    "It is shown only this once. Set ADE_ADMIN_PASSWORD to choose your own.\n"
+                )
+            )
         if check_only:
             self.stdout.write("Database ready.")
             return
@@ -60,11 +65,18 @@ class Command(BaseCommand):
         import uvicorn
 
         uvicorn.run(
-            "ade.asgi:application", host=host, port=port, loop="uvloop", http="httptools",
-            ws="websockets-sansio", lifespan="off", proxy_headers=True,
+            "ade.asgi:application",
+            host=host,
+            port=port,
+            loop="uvloop",
+            http="httptools",
+            ws="websockets-sansio",
+            lifespan="off",
+            proxy_headers=True,
             forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "*"),
             log_level=os.environ.get("ADE_LOG_LEVEL", "INFO").lower(),
-            access_log=os.environ.get("ADE_ACCESS_LOG", "1").lower() not in ("0", "false", "no", "off"),
+            access_log=os.environ.get("ADE_ACCESS_LOG", "1").lower()
+            not in ("0", "false", "no", "off"),
             timeout_graceful_shutdown=10,
         )
 
@@ -74,7 +86,9 @@ class Command(BaseCommand):
         to do), and the lock cannot outlive the transaction behind a pooler."""
         with transaction.atomic():
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('ade.serve.prepare', 0))")
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended('ade.serve.prepare', 0))"
+                )
             ensure_vector_extension()
             call_command("migrate", interactive=False, verbosity=0)
             base_tools_sync()
@@ -92,7 +106,9 @@ class Command(BaseCommand):
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 call_command("collectstatic", interactive=False, verbosity=0)
         except OSError as exc:
-            self.stderr.write(self.style.WARNING(f"Static files not collected ({exc}); serving them anyway."))
+            self.stderr.write(
+                self.style.WARNING(f"Static files not collected ({exc}); serving them anyway.")
+            )
 
     def _start_background_work(self) -> None:
         """Work queued before this start (or left by a process that died) is

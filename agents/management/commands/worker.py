@@ -4,7 +4,7 @@ ADE_JOBS=worker to leave those to workers).
 
 Run as many as you like, in any processes or machines sharing the database:
 each queued run and job is claimed by exactly one of them, and a job whose
-worker died is taken over by another (sources/jobs.py).
+worker died is taken over by another (memory/services/jobs.py).
 """
 
 import signal
