@@ -21,7 +21,8 @@ from agents.models import APIKey, User
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 UNAUTHORIZED_MESSAGE = (
-    "Missing or invalid API key. Send 'Authorization: Bearer <key>'; create a key in the ADE, "
+    "Missing or invalid API key. Send 'Authorization: Bearer <key>'; create a key on your "
+    "account page in the ADE (/account/), "
     "in the admin, or with 'manage.py create_api_key <username>'."
 )
 

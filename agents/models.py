@@ -35,6 +35,13 @@ class User(AbstractUser):
     organization = models.ForeignKey(
         Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
+    # A team admin adds people to their team from the ADE (the account page).
+    # The server's admins (superusers) are team admins of their own team.
+    is_team_admin = models.BooleanField(default=False)
+
+    @property
+    def manages_team(self) -> bool:
+        return bool(self.organization_id) and (self.is_team_admin or self.is_superuser)
 
 
 class APIKey(models.Model):

@@ -65,9 +65,27 @@
     }
   });
 
+  // A turn that failed before the message was stored leaves its bubble
+  // "sending…": mark it not sent and give the text back to the composer.
+  function settleFailedSends(root) {
+    root.querySelectorAll("[data-failed-run]:not([data-settled])").forEach(function (el) {
+      el.setAttribute("data-settled", "1");
+      var pending = document.getElementById("pending-" + el.getAttribute("data-failed-run"));
+      if (!pending) return;
+      pending.classList.remove("pending");
+      pending.classList.add("unsent");
+      var meta = pending.querySelector(".meta");
+      if (meta) meta.textContent = "not sent: see the error below; your text is back in the box";
+      var box = document.querySelector("textarea[data-enter-submits]");
+      var bubble = pending.querySelector(".bubble");
+      if (box && bubble && !box.value.trim()) box.value = bubble.textContent;
+    });
+  }
+
   function afterContent(root) {
     localTimes(root || document);
     dropSettledPending(document);
+    settleFailedSends(document);
     scrollChat();
   }
 
@@ -77,7 +95,20 @@
   // After a dropped connection, events sent meanwhile were missed: redraw
   // the chat and the context window from the server once reconnected.
   var opened = 0;
-  document.addEventListener("htmx:wsOpen", function () {
+  // The socket is told which right-hand tab is open, so it only redraws
+  // panels that are on the page (runs, blocks, files).
+  var socket = null;
+  function currentTab() {
+    var active = document.querySelector("[data-server-tabs] a.active");
+    return active ? new URL(active.href, location.href).searchParams.get("tab") : null;
+  }
+  function sayTab() {
+    var tab = currentTab();
+    if (socket && tab) socket.send(JSON.stringify({ tab: tab }));
+  }
+  document.addEventListener("htmx:wsOpen", function (evt) {
+    socket = evt.detail.socketWrapper;
+    sayTab();
     setLive("live", "Live");
     opened += 1;
     var ws = document.getElementById("workspace");
@@ -146,6 +177,7 @@
     var link = evt.target.closest && evt.target.closest("[data-server-tabs] a");
     if (link) {
       link.parentElement.querySelectorAll("a").forEach(function (a) { a.classList.toggle("active", a === link); });
+      sayTab();
     }
   });
 

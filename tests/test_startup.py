@@ -88,6 +88,30 @@ def test_the_configured_admin_password_is_used_and_not_printed(data_dir):
 
 
 @pytest.mark.slow
+def test_a_new_admin_password_at_start_replaces_a_lost_one(data_dir):
+    first = _manage("serve", "--check-only", env=_env(data_dir))
+    assert "changepassword admin" in first.stdout  # the hint says how to recover
+    reset = _manage(
+        "serve", "--check-only", env=_env(data_dir, ADE_ADMIN_PASSWORD="recovered-pass-77")
+    )
+    assert reset.returncode == 0, reset.stderr
+    assert "was set from ADE_ADMIN_PASSWORD" in reset.stdout
+    assert "recovered-pass-77" not in reset.stdout
+    check = _manage(
+        "shell",
+        "-c",
+        "from agents.models import User; print(User.objects.get(username='admin')"
+        ".check_password('recovered-pass-77'))",
+        env=_env(data_dir),
+    )
+    assert check.stdout.strip().endswith("True"), check.stderr
+    same = _manage(
+        "serve", "--check-only", env=_env(data_dir, ADE_ADMIN_PASSWORD="recovered-pass-77")
+    )
+    assert "ADE_ADMIN_PASSWORD" not in same.stdout
+
+
+@pytest.mark.slow
 def test_serve_answers_health_and_admin_over_http(data_dir):
     port = _free_port()
     env = _env(data_dir, ADE_PORT=str(port), ADE_ADMIN_PASSWORD="s3cret-pass-42")

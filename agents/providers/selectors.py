@@ -24,6 +24,12 @@ def providers_visible_to(*, user: User) -> QuerySet[Provider]:
     return Provider.objects.filter(_scope(organization_id=user.organization_id, owner_id=user.id))
 
 
+def team_providers(*, user: User) -> QuerySet[Provider]:
+    """The providers the user's own agents can use (their team's, or their
+    own without a team) — for an admin too, unlike providers_visible_to."""
+    return Provider.objects.filter(_scope(organization_id=user.organization_id, owner_id=user.id))
+
+
 def provider_get_for_user(*, user: User, provider_id: str) -> Provider | None:
     return providers_visible_to(user=user).filter(id=provider_id).first()
 
@@ -47,8 +53,7 @@ def models_for_user(*, user: User, kind: str = "llm") -> list[dict[str, Any]]:
     shape of /v1/models (handles carry the provider's name)."""
     out = []
     # Only the providers the user's own agents could use, even for an admin.
-    rows = Provider.objects.filter(_scope(organization_id=user.organization_id, owner_id=user.id))
-    for row in rows.order_by("name"):
+    for row in team_providers(user=user).order_by("name"):
         for model in row.synced_models or []:
             if model.get("kind", "llm") != kind:
                 continue

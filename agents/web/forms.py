@@ -10,7 +10,7 @@ from django import forms
 
 from agents.models import AGENT_TYPES
 from agents.services.lifecycle import NAME_PATTERN_HELP
-from memory.llm.registry import parse_handle
+from agents.web.pickers import picked_handle
 
 NAME_RE = re.compile(r"[\w\s'\-]+")
 DEFAULT_PERSONA = (
@@ -37,16 +37,21 @@ class AgentCreateForm(forms.Form):
     name = forms.CharField(
         max_length=200, required=False, help_text="Leave empty for a generated name."
     )
-    agent_type = forms.ChoiceField(choices=AGENT_TYPES, initial="memgpt_v2_agent")
+    # Letta v1 (the API's default too): a plain answer ends the turn, so models
+    # that are shaky at tool calling (small local ones) still answer.
+    agent_type = forms.ChoiceField(choices=AGENT_TYPES, initial="letta_v1_agent")
+    # Drawn as pickers (agents/web/pickers.py): a list of the configured
+    # providers' models plus a box for any handle ("<name>_other").
     model = forms.CharField(
         max_length=200,
         required=False,
-        help_text='A model handle, "provider/model", e.g. openai/gpt-4o-mini.',
+        help_text="The model that answers. Pick one, or type any handle as provider/model.",
     )
     embedding = forms.CharField(
         max_length=200,
         required=False,
-        help_text="Embedding handle for archival search; empty: full-text search only.",
+        help_text="Lets archival and recall search match by meaning; "
+        "without one they match by words.",
     )
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     persona = forms.CharField(
@@ -71,6 +76,12 @@ class AgentCreateForm(forms.Form):
 
     def clean_tags(self) -> list[str]:
         return split_tags(self.cleaned_data["tags"])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for name in ("model", "embedding"):
+            data[name] = picked_handle(self.data, name)
+        return data
 
     def blocks(self) -> list[dict[str, Any]]:
         data = self.cleaned_data
@@ -134,20 +145,11 @@ class AgentSettingsForm(forms.Form):
     def clean_tags(self) -> list[str]:
         return split_tags(self.cleaned_data["tags"])
 
-    def _handle(self, field: str) -> str:
-        value = (self.cleaned_data.get(field) or "").strip()
-        if value:
-            try:
-                parse_handle(value)
-            except ValueError as exc:
-                raise forms.ValidationError(str(exc)) from None
-        return value
-
-    def clean_model(self) -> str:
-        return self._handle("model")
-
-    def clean_embedding(self) -> str:
-        return self._handle("embedding")
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for name in ("model", "embedding"):
+            data[name] = picked_handle(self.data, name)
+        return data
 
 
 class ToolRulesForm(forms.Form):

@@ -1,12 +1,20 @@
 from django.urls import path
 
-from agents.web import views
+from agents.web import account, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("account/", account.account, name="account"),
+    path("account/keys/", account.key_create, name="account-key-create"),
+    path("account/keys/<str:key_id>/revoke/", account.key_revoke, name="account-key-revoke"),
+    path("account/password/", account.password_set, name="account-password"),
+    path("account/members/", account.member_add, name="account-member-add"),
+    path("providers/", account.providers, name="providers"),
+    path("providers/add/", account.provider_add, name="provider-add"),
+    path("providers/<str:provider_id>/remove/", account.provider_remove, name="provider-remove"),
+    path("providers/<str:provider_id>/refresh/", account.provider_sync, name="provider-refresh"),
     path("agents/new/", views.agent_new, name="agent-new"),
     path("agents/import/", views.agent_import, name="agent-import"),
-    path("models/", views.model_options, name="model-options"),
     path("agents/<str:agent_id>/", views.workspace, name="agent"),
     path("agents/<str:agent_id>/settings/", views.agent_settings, name="agent-settings"),
     path("agents/<str:agent_id>/export/", views.agent_export, name="agent-export"),

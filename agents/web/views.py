@@ -23,6 +23,8 @@ from agents.selectors import tools_visible_to
 from agents.services import agentfile, lifecycle, tools
 from agents.services.lifecycle import agent_create
 from agents.web.forms import AgentCreateForm, AgentSettingsForm, ToolRulesForm, ToolSourceForm
+from agents.web.pickers import picker
+from memory.services.model_catalog import model_catalog
 from memory.services.reembed import reembed_latest
 from memory.tools.base import schema_from_source
 from memory.tools.catalog import BASE_TOOLS
@@ -46,6 +48,7 @@ def home(request):
         "q": query,
         "tag": tag,
         "tags": sel.tags_in_use(request.user),
+        "catalog": model_catalog(request.user, list_models=False),
     }
     return render(
         request, "agents/home.html#agent-rows" if request.htmx else "agents/home.html", ctx
@@ -61,6 +64,7 @@ def agent_new(request):
     )
     names = sorted(set(BASE_TOOLS) | set(team))
     form = AgentCreateForm(request.POST or None, tool_names=names)
+    catalog = model_catalog(request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -79,13 +83,22 @@ def agent_new(request):
             form.add_error(None, exc.message)
         else:
             return redirect("agent", agent.id)
-    return render(request, "agents/new.html", {"form": form}, status=422 if form.errors else 200)
+    if form.is_bound:
+        chosen = {
+            n: (request.POST.get(f"{n}_other") or request.POST.get(n, "")).strip()
+            for n in ("model", "embedding")
+        }
+    else:
+        chosen = {"model": catalog.default_llm, "embedding": catalog.default_embedding}
+    ctx = {"form": form, "catalog": catalog, **pickers(catalog, **chosen)}
+    return render(request, "agents/new.html", ctx, status=422 if form.errors else 200)
 
 
-@login_required
-def model_options(request):
-    """The model pickers' suggestions: every configured provider's models."""
-    return render(request, "agents/models_datalists.html#options", {"models": sel.model_handles()})
+def pickers(catalog, *, model: str, embedding: str) -> dict:
+    return {
+        "model_picker": picker("model", model, catalog),
+        "embedding_picker": picker("embedding", embedding, catalog),
+    }
 
 
 @login_required
@@ -145,6 +158,7 @@ def workspace(request, agent_id):
         "tabs": TAB_LABELS,
         "tab_template": f"memory/{tab}.html#{tab}-panel",
         "form": AgentSettingsForm.for_agent(agent),
+        **pickers(model_catalog(request.user), model=agent.model, embedding=agent.embedding),
         "reembed_job": reembed_latest(agent),
         "chat": sel.chat_history(agent),
         "run": sel.active_run(agent),
@@ -167,11 +181,13 @@ def agent_settings(request, agent_id):
             form.add_error(None, exc.message)
     if not request.htmx and not form.errors:
         return redirect("agent", agent.id)
+    agent.refresh_from_db()
     ctx = {
         "agent": agent,
         "form": form,
         "saved": not form.errors,
         "reembed_job": reembed_latest(agent),
+        **pickers(model_catalog(request.user), model=agent.model, embedding=agent.embedding),
     }
     return render(
         request, "agents/settings.html#settings-response", ctx, status=422 if form.errors else 200

@@ -5,6 +5,9 @@ each becomes the htmx out-of-band swaps of named partials (memory/web/live.py)
 that the page's ws extension applies.
 """
 
+import json
+from urllib.parse import parse_qs
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
@@ -26,7 +29,10 @@ class AgentEventsConsumer(AsyncWebsocketConsumer):
             await self.close(code=4404)
             return
         self.group = group_name(agent_id)
-        self.view = LiveView(agent_id, since=timezone.now(), send=self.send_html)
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        self.view = LiveView(
+            agent_id, since=timezone.now(), send=self.send_html, tab=(query.get("tab") or [""])[0]
+        )
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 
@@ -36,7 +42,14 @@ class AgentEventsConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
-        """The page only listens; what it sends is ignored."""
+        """The page says which right-hand tab it shows ({"tab": "runs"}), so only
+        panels that are on the page are redrawn; anything else is ignored."""
+        try:
+            message = json.loads(text_data or "")
+        except ValueError:
+            return
+        if isinstance(message, dict) and isinstance(message.get("tab"), str):
+            self.view.show_tab(message["tab"])
 
     async def agent_event(self, event: dict) -> None:
         await self.view.handle(event["payload"])

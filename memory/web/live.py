@@ -36,6 +36,7 @@ from memory.web.selectors import (
     with_sharing,
 )
 from memory.web.transcript import chat_entry
+from memory.web.views import TABS
 
 CHAT = "memory/chat.html"
 # Stop reasons after which a turn ended as it should; others are shown as errors.
@@ -48,9 +49,24 @@ def _render(partial: str, ctx: dict[str, Any]) -> str:
     return render_to_string(partial, ctx)
 
 
+# Redraws of a panel in the right-hand tabs; the others (chat, context bar,
+# settings) are always on the page. An out-of-band swap without its target on
+# the page is an htmx error in the console, so those wait for their tab.
+TAB_OF_JOB = {
+    "agent_edits": "memory",
+    "block": "memory",
+    "blocks": "memory",
+    "folder": "files",
+    "all_folder_files": "files",
+    "folders": "files",
+    "runs": "runs",
+}
+
+
 class LiveView:
-    def __init__(self, agent_id: str, since: datetime, send: Send) -> None:
+    def __init__(self, agent_id: str, since: datetime, send: Send, tab: str = "memory") -> None:
         self.agent_id = agent_id
+        self.tab = tab if tab in TABS else "memory"
         # What the chat partials need of the agent (its id, for URLs), without a query.
         self.agent = {"id": agent_id}
         self.send = send
@@ -166,7 +182,14 @@ class LiveView:
         self.later(("folders",) if event.get("folders") else ("all_folder_files",), ("context",))
         return ""
 
+    def show_tab(self, tab: str) -> None:
+        if tab in TABS:
+            self.tab = tab
+
     def later(self, *jobs: tuple[str, ...]) -> None:
+        jobs = tuple(j for j in jobs if TAB_OF_JOB.get(j[0], self.tab) == self.tab)
+        if not jobs:
+            return
         for job in jobs:
             self.pending.pop(job, None)
             self.pending[job] = None

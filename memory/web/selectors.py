@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -21,9 +20,7 @@ from memory import models as m
 from memory.engine.context import render_core_memory
 from memory.engine.loop import build_compile_input
 from memory.engine.tokens import counter_for
-from memory.llm.registry import list_all_models
 from memory.services.context import context_overview
-from memory.services.providers import provider_config
 from memory.services.stores import store_for
 from memory.store.rows import load_agent
 from memory.web.transcript import chat_entry, row_to_payload
@@ -423,25 +420,3 @@ def tool_editable(user: User, tool_id: str) -> Tool | None:
     if not user.organization_id:
         return None
     return Tool.objects.filter(pk=tool_id, organization_id=user.organization_id).first()
-
-
-def model_handles() -> dict[str, Any]:
-    """Handles the configured providers offer, for the model pickers. Cached a
-    minute and asked with a short timeout: a dead local server must not stall
-    the page (any handle can still be typed in)."""
-    cached = cache.get("ade:model-handles")
-    if cached is not None:
-        return cached
-    config = provider_config()
-    config.timeout = 5.0
-    try:
-        models, errors = list_all_models(config)
-    except Exception as exc:  # noqa: BLE001 - a picker without suggestions still works
-        models, errors = [], {"providers": exc}
-    handles = {
-        "llm": sorted({x.handle for x in models if x.kind == "llm"}),
-        "embedding": sorted({x.handle for x in models if x.kind == "embedding"}),
-        "errors": {name: getattr(err, "message", str(err)) for name, err in errors.items()},
-    }
-    cache.set("ade:model-handles", handles, 60)
-    return handles

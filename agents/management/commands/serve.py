@@ -14,10 +14,12 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
-from agents.services.accounts import admin_ensure
+from agents.services.accounts import AdminStart, admin_ensure
 from agents.startup import DatabaseNotReady, ensure_vector_extension, wait_for_database
+from memory.llm.registry import PROVIDER_CLASSES
 from memory.services.base_tools import base_tools_sync
 from memory.services.jobs import jobs_mode, kick
+from memory.services.providers import provider_config
 from memory.services.worker import wake_inprocess_worker
 
 
@@ -36,17 +38,12 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: int, check_only: bool, **options):
         try:
             wait_for_database(settings.DB_WAIT_SECONDS, say=self.stdout.write)
-            generated, user = self._prepare_database()
+            admin = self._prepare_database()
         except DatabaseNotReady as exc:
             self.stderr.write(self.style.ERROR(str(exc)))
             sys.exit(2)
-        if generated:
-            self.stdout.write(
-                self.style.WARNING(
-                    f"\nCreated the admin user {user.username!r} with the password: {generated}\n"
-                    "It is shown only this once. Set ADE_ADMIN_PASSWORD to choose your own.\n"
-                )
-            )
+        self._say_admin(admin)
+        self._say_providers()
         if check_only:
             self.stdout.write("Database ready.")
             return
@@ -92,8 +89,41 @@ class Command(BaseCommand):
             ensure_vector_extension()
             call_command("migrate", interactive=False, verbosity=0)
             base_tools_sync()
-            user, generated = admin_ensure()
-        return generated, user
+            return admin_ensure()
+
+    def _say_admin(self, admin: AdminStart) -> None:
+        name = admin.user.username
+        if admin.generated_password:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"\nCreated the admin user {name!r} with the password: "
+                    f"{admin.generated_password}\nIt is shown only this once. Lost it? Start again "
+                    "with ADE_ADMIN_PASSWORD=<new password>, or run "
+                    f"`python manage.py changepassword {name}`.\n"
+                )
+            )
+        elif admin.password_reset:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"The password of the admin {name!r} was set from ADE_ADMIN_PASSWORD."
+                )
+            )
+
+    def _say_providers(self) -> None:
+        """A server with no model provider serves, but no agent can answer: say
+        so where the person who started it is looking."""
+        configured = [n for n in PROVIDER_CLASSES if provider_config().is_configured(n)]
+        if configured:
+            self.stdout.write(f"Model providers: {', '.join(configured)}.")
+            return
+        self.stdout.write(
+            self.style.WARNING(
+                "\nNo model provider is configured, so agents cannot answer yet. Either start with "
+                "one of OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, OLLAMA_BASE_URL or "
+                "VLLM_API_BASE set, or add a provider with your own key in the ADE: "
+                "Providers, at /providers/.\n"
+            )
+        )
 
     def _collect_static(self) -> None:
         """Copy static files to STATIC_ROOT for a proxy or CDN to serve. The app
