@@ -237,5 +237,8 @@ def test_the_workspace_works_behind_a_path_prefix(agent, as_alice):
         page = as_alice.get(f"/agents/{agent.id}/").text
     finally:
         clear_script_prefix()
-    assert f'ws-connect="/ade/ws/agents/{agent.id}/?tab=memory"' in page and 'href="/ade/v1/docs"' in page
+    assert (
+        f'ws-connect="/ade/ws/agents/{agent.id}/?tab=memory"' in page
+        and 'href="/ade/v1/docs"' in page
+    )
     assert f'hx-post="/ade/agents/{agent.id}/messages/"' in page
