@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test install install-dev lint lock clean bench bench-locomo bench-scale
+.PHONY: run stop test install install-dev lint lock clean bench bench-locomo bench-scale
 
 $(VENV)/.installed: requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ install-dev: $(VENV)/.installed-dev
 ## Set up and serve the ADE on http://127.0.0.1:8283 (embedded Postgres unless DATABASE_URL is set).
 run: install
 	$(PY) manage.py serve
+
+## Stop the embedded PostgreSQL that `make run` keeps running between starts.
+stop: install
+	$(PY) -m ade.stop_database
 
 ## Run the whole test suite against a throwaway embedded Postgres with pgvector;
 ## the browser tests (Playwright + Debian's chromium) run after, in their own process.

@@ -131,7 +131,7 @@ def test_a_stranger_cannot_remove_a_teams_provider(as_alice, as_charlie, alice, 
 
 
 def test_a_new_key_is_shown_once_works_and_can_be_revoked(as_alice, alice, client):
-    created = as_alice.post(reverse("account-key-create"), {"name": "notebook"})
+    created = as_alice.post(reverse("account-key-create"), {"name": "notebook"}, follow=True)
     assert created.status_code == 200
     key = APIKey.objects.get(user=alice, name="notebook")
     secret = created.context["new_secret"]

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from agents.errors import DomainError
@@ -42,6 +43,12 @@ def _account(request, *, status: int = 200, **extra):
 
 @login_required
 def account(request):
+    # A key made just now (key_create redirects here): shown on this one page
+    # view, then gone from the session, so a reload neither shows it again nor
+    # makes another key.
+    fresh = request.session.pop("new_api_key", None)
+    if fresh:
+        return _account(request, new_key=fresh, new_secret=fresh["secret"])
     return _account(request)
 
 
@@ -52,8 +59,8 @@ def key_create(request):
     if not form.is_valid():
         return _account(request, key_form=form, status=422)
     key, secret = apikey_create(user=request.user, name=form.cleaned_data["name"])
-    # The secret is shown on this response only; it is not stored anywhere.
-    return _account(request, new_key=key, new_secret=secret)
+    request.session["new_api_key"] = {"name": key.name, "secret": secret}
+    return redirect(reverse("account") + "#new-key")
 
 
 @login_required

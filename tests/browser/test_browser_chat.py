@@ -31,7 +31,7 @@ def test_create_an_agent_and_chat_with_it_live(live_page, live_url, llm, alice):
     page.click("text=New agent")
     page.fill("input[name=name]", "Ada")
     page.select_option("select[name=agent_type]", "letta_v1_agent")
-    page.fill("input[name=model]", "openai/gpt-4o-mini")
+    page.fill("input[name=model_other]", "openai/gpt-4o-mini")
     page.fill("textarea[name=human]", "Name: unknown")
     shot(page, "02-new-agent-form")
     page.click("button:has-text('Create agent')")
