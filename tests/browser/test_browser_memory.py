@@ -83,6 +83,9 @@ def test_tool_editor_previews_and_test_runs_a_tool(live_page, live_url, alice):
     login(page, live_url)
     open_agent(page, live_url, agent)
     page.click("[data-local-tabs] button:has-text('Tools')")
+    page.click("#tool-editor summary")  # opening the editor widens the left pane
+    left = page.locator(".pane-left").bounding_box()["width"]
+    assert left >= 480, left
     page.click("#tool-editor button:has-text('Preview schema')")
     page.wait_for_selector("#tool-schema pre:has-text('roll_dice')")
     page.fill("#tool-editor textarea[name=arguments]", '{"sides": 1}')
