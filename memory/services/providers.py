@@ -12,6 +12,8 @@ to another host. Use a BYOK provider with its own base_url to send a key.
 
 from __future__ import annotations
 
+import threading
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -21,7 +23,7 @@ from agents.providers.crypto import SecretUnreadable, decrypt
 from agents.providers.kinds import KINDS, STANDARD_URLS
 from agents.providers.selectors import provider_in_scope
 from memory.llm.base import Provider
-from memory.llm.embeddings import Embed, get_embedder
+from memory.llm.embeddings import Embed, Embedder, get_embedder
 from memory.llm.endpoint_guard import (
     EndpointPolicy,
     EndpointRefused,
@@ -65,11 +67,34 @@ def resolve_context_window(handle: str) -> int:
     return min(window or settings.DEFAULT_CONTEXT_WINDOW, settings.GLOBAL_MAX_CONTEXT_WINDOW_LIMIT)
 
 
+# Building an embedder builds its SDK client (an SSL context, a connection
+# pool) or, for the offline model, loads its weights: one per handle and
+# configuration serves every turn, search and insert, rebuilt after a while
+# like the chat providers (memory/llm/registry.py).
+_EMBEDDER_TTL_S = 300.0
+_EMBEDDERS_MAX = 64
+_embedders: dict[tuple[str, str], tuple[Embedder, float]] = {}
+_embedders_lock = threading.Lock()
+
+
 def embedder_for(handle: str) -> Embed | None:
-    """The embedding function of a `provider/model` handle, or None without one."""
+    """The embedding function of a `provider/model` handle, or None without one;
+    ProviderError when its provider is not configured."""
     if not handle:
         return None
-    return get_embedder(provider_config(), handle).embed
+    config = provider_config()
+    key = (handle, repr(config))
+    now = time.monotonic()
+    with _embedders_lock:
+        cached = _embedders.get(key)
+        if cached is not None and now - cached[1] < _EMBEDDER_TTL_S:
+            return cached[0].embed
+    embedder = get_embedder(config, handle)
+    with _embedders_lock:
+        _embedders[key] = (embedder, now)
+        while len(_embedders) > _EMBEDDERS_MAX:
+            _embedders.pop(next(iter(_embedders)))
+    return embedder.embed
 
 
 @lru_cache(maxsize=8)
