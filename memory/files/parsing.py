@@ -123,6 +123,7 @@ def parse_html(data: bytes, name: str) -> str:
 
 
 def parse_pdf(data: bytes, name: str) -> str:
+    # Imported here: pypdf is loaded only when someone uploads a PDF.
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 

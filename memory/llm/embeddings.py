@@ -118,6 +118,8 @@ class OpenAIEmbedder(Embedder):
 
     def _sdk(self) -> Any:
         if self._client is None:
+            # SDKs load when an embedder is first used: a deployment without one
+            # of them still runs the others (memory/llm/__init__.py).
             import openai as openai_sdk
 
             if not self.api_key and self.is_official:
@@ -179,6 +181,7 @@ class GeminiEmbedder(Embedder):
 
     def _sdk(self) -> Any:
         if self._client is None:
+            # Loaded on first use, as above.
             from google import genai
 
             if not self.api_key:
@@ -196,7 +199,7 @@ class GeminiEmbedder(Embedder):
         return self._client
 
     def _embed_batch(self, texts: list[str]) -> list[list[float]]:
-        from google.genai import types as genai_types
+        from google.genai import types as genai_types  # loaded on first use, as above
 
         config = (
             genai_types.EmbedContentConfig(output_dimensionality=self.requested_dim)

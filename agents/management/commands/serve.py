@@ -59,6 +59,7 @@ class Command(BaseCommand):
         on two cores is the difference between the server and the model being
         the bottleneck. Forwarded headers are trusted from FORWARDED_ALLOW_IPS
         (default: any peer, as behind a reverse proxy or a container network)."""
+        # Imported here: only serving needs the server (manage.py's other commands do not).
         import uvicorn
 
         uvicorn.run(
