@@ -90,6 +90,7 @@ class _StepOutcome:
     go_on: bool = False
     stop: StopReason | None = None
     error: str | None = None
+    error_type: str | None = None
 
 
 class AgentLoop:
@@ -177,14 +178,18 @@ class AgentLoop:
             self._refresh_system()
             overflow = self._system_overflow()
             if overflow:
-                return self._result(StopReason.CONTEXT_WINDOW_OVERFLOW_IN_SYSTEM_PROMPT, overflow)
+                return self._result(
+                    StopReason.CONTEXT_WINDOW_OVERFLOW_IN_SYSTEM_PROMPT,
+                    overflow,
+                    error_type="system_prompt_overflow",
+                )
             if index == 0:
                 self._calibrate(self._build_request(False))
             self._relieve_pressure()
             last_step = index == self.config.max_steps - 1
             outcome = self._step(last_step)
             if outcome.stop is not None:
-                return self._result(outcome.stop, outcome.error)
+                return self._result(outcome.stop, outcome.error, error_type=outcome.error_type)
             if not outcome.go_on:
                 return self._result(StopReason.END_TURN)
         return self._result(
@@ -226,7 +231,7 @@ class AgentLoop:
                 if exc.kind in ("invalid_response", "empty_response")
                 else StopReason.LLM_API_ERROR
             )
-            return _StepOutcome(stop=stop, error=exc.message)
+            return _StepOutcome(stop=stop, error=exc.message, error_type=exc.kind)
 
         self.steps += 1
         assistant = response.message
@@ -765,7 +770,9 @@ class AgentLoop:
         for message in outcome.messages:
             self.emit(MessageEvent(message))
 
-    def _result(self, stop: StopReason, error: str | None = None) -> TurnResult:
+    def _result(
+        self, stop: StopReason, error: str | None = None, *, error_type: str | None = None
+    ) -> TurnResult:
         return TurnResult(
             run_id=self.run_id,
             messages=list(self.added),
@@ -773,6 +780,7 @@ class AgentLoop:
             usage=self.usage,
             step_count=self.steps,
             error=error,
+            error_type=error_type,
         )
 
 
