@@ -41,7 +41,8 @@ from memory.engine.state import (
 )
 from memory.engine.tokens import counter_for
 from memory.llm.base import Provider
-from memory.llm.errors import ContextWindowExceeded, ProviderError
+from memory.llm.cancel import POLL_SECONDS
+from memory.llm.errors import CallCancelled, ContextWindowExceeded, ProviderError
 from memory.tools.base import ToolContext, ToolError, parse_arguments, with_request_heartbeat
 from memory.types import (
     AgentType,
@@ -64,6 +65,10 @@ HEARTBEAT_TYPES = (AgentType.MEMGPT, AgentType.MEMGPT_V2)
 INTERRUPTED = (
     "This tool call was interrupted before it returned (the server stopped mid-step). "
     "It may not have taken effect; check before relying on it."
+)
+
+CANCELLED_MID_STEP = (
+    "The run was cancelled while the model was answering; nothing it asked for was done."
 )
 
 
@@ -216,6 +221,12 @@ class AgentLoop:
 
         try:
             response = self._call_model(request, step, assistant_id)
+            # Checked once more before any tool runs: a Stop that landed after
+            # the last poll of the stream still wins, and the answer is dropped.
+            if response.message.tool_calls and self._cancel_requested():
+                raise CallCancelled("The run was cancelled before the model's tool calls ran.")
+        except CallCancelled as exc:
+            return self._cancelled_step(step, started, str(exc))
         except ProviderError as exc:
             step.status, step.error_type = "failed", exc.kind
             step.error_data = {
@@ -265,6 +276,27 @@ class AgentLoop:
         self.emit(StepEvent(step))
         return outcome
 
+    def _cancelled_step(self, step: StepRecord, started: int, why: str) -> _StepOutcome:
+        """A step stopped by a cancel mid-call: recorded, and nothing the model
+        asked for is done."""
+        step.status, step.error_type = "failed", "cancelled"
+        step.error_data = {"message": why}
+        step.step_ns = time.monotonic_ns() - started
+        self.store.record_failed_step(self.agent, step)
+        self.emit(StepEvent(step))
+        return _StepOutcome(stop=StopReason.CANCELLED, error=CANCELLED_MID_STEP)
+
+    def _cancel_requested(self) -> bool:
+        return self.store.is_cancelled(self.run_id)
+
+    def _wait_before_retry(self, delay: float) -> None:
+        """Sleep before a retry, but give up at once if the run is cancelled."""
+        deadline = time.monotonic() + max(0.0, delay)
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, POLL_SECONDS))
+            if self._cancel_requested():
+                raise CallCancelled("The run was cancelled while waiting to retry the model.")
+
     # --- calling the model ---------------------------------------------------
 
     def _build_request(self, last_step: bool) -> LLMRequest:
@@ -312,7 +344,9 @@ class AgentLoop:
 
             t0 = time.monotonic_ns()
             try:
-                response = self.provider.complete(request, on_event=forward)
+                response = self.provider.complete(
+                    request, on_event=forward, cancelled=self._cancel_requested
+                )
             except ContextWindowExceeded:
                 step.llm_ns += time.monotonic_ns() - t0
                 if compactions >= self.config.max_compaction_retries:
@@ -339,7 +373,7 @@ class AgentLoop:
                 log.warning(
                     "%s failed (%s), retry %d in %.1fs", self.agent.handle, exc.kind, retries, delay
                 )
-                time.sleep(max(0.0, delay))
+                self._wait_before_retry(delay)
                 continue
             step.llm_ns += time.monotonic_ns() - t0
             step.request = response.raw_request
