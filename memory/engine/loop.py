@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from memory import prompts
+from memory.engine.budget import block_fit
 from memory.engine.compaction import Compactor
 from memory.engine.context import CompileInput, compile_system, system_fingerprint
 from memory.engine.execute import run_tool
@@ -87,6 +88,8 @@ class LoopConfig:
     repeat_warn_after: int = 3
     repeat_stop_after: int = 5
     token_streaming: bool = True
+    # "refuse": a block edit that cannot fit the window is a tool error; "warn": allowed.
+    block_window_policy: str = "refuse"
 
 
 @dataclass
@@ -140,6 +143,7 @@ class AgentLoop:
         self.steps = 0
         self.added: list[Message] = []
         self._call_counts: dict[tuple[str, str], int] = {}
+        self._told_window_full = False
 
     # --- public entry -----------------------------------------------------------
 
@@ -666,6 +670,7 @@ class AgentLoop:
         used = self.context_tokens()
         if used > self.config.compaction_trigger * window:
             self.compactor.compact(trigger="threshold")
+            self._tell_if_still_full()
             return
         if (
             used > self.config.memory_warning_threshold * window
@@ -689,6 +694,46 @@ class AgentLoop:
                 meta={"memory_pressure": True, "context_tokens": used, "context_window": window},
             )
             self._persist([alert])
+
+    def _tell_if_still_full(self) -> None:
+        """Compaction only summarizes messages: when the fixed part of the prompt
+        (instructions, blocks, tools) keeps the window over the compaction mark,
+        say so, once a turn, to the agent and — through the chat — to the user."""
+        window = self.agent.context_window
+        used = self.context_tokens()
+        if self._told_window_full or used <= self.config.compaction_trigger * window:
+            return
+        self._told_window_full = True
+        fixed = int(self._base_tokens() * self.token_scale)
+        note = prompts.window_full_note(fixed=fixed, used=used, window=window)
+        alert = Message(
+            role="user",
+            kind=MessageKind.SYSTEM_ALERT,
+            content=[
+                TextPart(prompts.system_alert_envelope(note, self.now(), self.agent.timezone))
+            ],
+            id=self.store.new_message_id(),
+            created_at=self.now(),
+            run_id=self.run_id,
+            meta={
+                "window_full": True,
+                "context_tokens": used,
+                "fixed_tokens": fixed,
+                "context_window": window,
+            },
+        )
+        self._persist([alert])
+
+    def _block_too_big(self, label: str, old_value: str, new_value: str) -> str | None:
+        fit = block_fit(
+            label=label,
+            old_value=old_value,
+            new_value=new_value,
+            prompt_tokens=self._base_tokens(),
+            window=self.agent.context_window,
+            counter=self.counter,
+        )
+        return None if fit.fits else fit.refusal()
 
     def _warned_since_summary(self) -> bool:
         return any(
@@ -730,6 +775,9 @@ class AgentLoop:
             backend=self.store.backend,
             timezone=self.agent.timezone,
             enforce_block_limits=self.agent.enforce_block_limits,
+            block_too_big=(
+                self._block_too_big if self.config.block_window_policy == "refuse" else None
+            ),
             now=self.now(),
         )
 

@@ -108,6 +108,7 @@ def loop_config() -> LoopConfig:
         memory_warning_threshold=settings.MEMORY_WARNING_THRESHOLD,
         compaction_trigger=settings.COMPACTION_TRIGGER,
         tool_timeout=settings.TOOL_TIMEOUT,
+        block_window_policy=settings.BLOCK_WINDOW_POLICY,
     )
 
 
