@@ -16,7 +16,7 @@ from agents.api.providers import router as providers_router
 from agents.api.routes import router as agents_router
 from agents.api.schemas import HealthOut
 from agents.auth import UNAUTHORIZED_MESSAGE, ApiKeyAuth
-from agents.errors import DomainError
+from agents.errors import DomainError, TurnFailed
 from memory.api.folders import router as sources_router
 from memory.api.routes import router as memory_router
 from memory.llm.errors import ProviderError
@@ -97,7 +97,12 @@ def ready(request):
 
 @api.exception_handler(DomainError)
 def domain_error(request, exc: DomainError):
-    return api.create_response(request, {"detail": exc.message}, status=exc.status)
+    response = api.create_response(request, {"detail": exc.message, **exc.extra}, status=exc.status)
+    if isinstance(exc, TurnFailed):
+        # The turn already retried its model and kept the user's message: an
+        # SDK's automatic retry of a 429/5xx would send that message again.
+        response["x-should-retry"] = "false"
+    return response
 
 
 @api.exception_handler(ProviderError)

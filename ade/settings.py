@@ -183,6 +183,10 @@ LETTA_SERVER_PASSWORD = env("LETTA_SERVER_PASSWORD")
 # Core memory blocks: "enforce" refuses values over the limit (the agent gets a
 # clear tool error); "display" only shows the limit, as Letta does since 2026.
 BLOCK_LIMIT_POLICY = env("ADE_BLOCK_LIMIT_POLICY", "enforce")
+# A block value that cannot fit the model's context window beside the rest of the
+# prompt: "refuse" it (every writer, with the numbers; the agent gets a tool error),
+# or "warn": accept it and show why the window stays full.
+BLOCK_WINDOW_POLICY = env("ADE_BLOCK_WINDOW_POLICY", "refuse")
 DEFAULT_BLOCK_LIMIT = envint("ADE_DEFAULT_BLOCK_LIMIT", 20_000)
 
 DEFAULT_LLM_HANDLE = env("LETTA_DEFAULT_LLM_HANDLE") or env("ADE_DEFAULT_MODEL")

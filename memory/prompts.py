@@ -112,6 +112,17 @@ def heartbeat_required_tools(tool_names: list[str]) -> str:
 # --- memory pressure and compaction --------------------------------------------
 
 
+def window_full_note(*, fixed: int, used: int, window: int) -> str:
+    """Told to the agent when compaction could not make room: what is taking the window."""
+    return (
+        f"Your context window is still {round(100 * used / max(window, 1))}% full after compaction "
+        f"({used:,} of {window:,} tokens). Your instructions, core memory blocks and tool schemas "
+        f"alone take {fixed:,} tokens, and compaction can only summarize messages. Condense your "
+        "largest core memory blocks, moving details to archival memory, so the conversation "
+        "has room again."
+    )
+
+
 def memory_pressure_warning(tool_names: list[str]) -> str:
     """The alert sent when the context is nearly full, naming the tools the agent has."""
     core_tools = [

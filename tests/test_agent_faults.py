@@ -156,7 +156,10 @@ def test_a_full_window_is_summarized_automatically_after_a_pressure_warning(alic
     assert Agent.objects.get(pk=agent.pk).message_ids[1] == summary.id
 
 
-def test_a_system_prompt_bigger_than_the_window_gives_a_clear_error(alice, fake_llm):
+def test_a_system_prompt_bigger_than_the_window_gives_a_clear_error(alice, fake_llm, settings):
+    # By default such an agent is refused at creation (tests/test_block_window.py);
+    # accepted under the warn policy, its turns say why they cannot run.
+    settings.BLOCK_WINDOW_POLICY = "warn"
     agent = agent_create(
         owner=alice,
         name="Big",

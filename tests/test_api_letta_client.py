@@ -6,7 +6,7 @@ import pytest
 
 from tests.api_helpers import *  # noqa: F403 - fixtures
 from tests.api_helpers import MODEL
-from tests.fakes.llm_server import reply, tool_call
+from tests.fakes.llm_server import error, reply, tool_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -206,3 +206,22 @@ def test_a_bad_key_is_refused_by_the_client(live_server, secrets):
     bad = Letta(base_url=live_server.url, api_key="nope", max_retries=0)
     with pytest.raises(AuthenticationError):
         bad.agents.list()
+
+
+def test_a_send_whose_model_call_fails_raises_in_the_client(
+    letta, agent, fake_llm, settings, live_server, secrets
+):
+    from letta_client import APIStatusError, AuthenticationError, Letta
+
+    settings.LLM_MAX_RETRIES = 0
+    fake_llm.script(error(401, "invalid x-api-key"))
+    with pytest.raises(AuthenticationError) as refused:
+        letta.agents.messages.create(agent.id, messages=[{"role": "user", "content": "hi"}])
+    assert "invalid x-api-key" in refused.value.body["detail"]
+    # A client with its default retries: the server tells it not to resend the message.
+    retrying = Letta(base_url=live_server.url, api_key=secrets["alice"], timeout=60)
+    fake_llm.script(error(503, "overloaded"), reply("never asked"))
+    with pytest.raises(APIStatusError) as failed:
+        retrying.agents.messages.create(agent.id, messages=[{"role": "user", "content": "hi"}])
+    assert failed.value.status_code == 502 and failed.value.body["error_type"] == "server"
+    assert len(fake_llm.chat_requests()) == 2

@@ -102,9 +102,45 @@ def test_a_provider_failure_ends_the_stream_with_an_error_event(as_alice, fake_l
     name, data = events[-2]
     assert name == "error" and data["message_type"] == "error_message" and data["run_id"]
     assert events[-1][1] == "[DONE]"
-    fake_llm.script(error(401, "bad key"))
-    body = as_alice.post(f"/v1/agents/{agent['id']}/messages", HI).json()
-    assert body["stop_reason"]["stop_reason"] == "llm_api_error"
+
+
+@pytest.mark.parametrize(
+    ("script", "status", "kind"),
+    [
+        (error(401, "invalid x-api-key"), 401, "auth"),
+        (error(429, retry_after=0), 429, "rate_limit"),
+        (error(500, "upstream exploded"), 502, "server"),
+        (error(400, "unknown parameter"), 400, "bad_request"),
+    ],
+)
+def test_a_json_send_whose_model_call_fails_is_an_http_error_naming_the_cause(
+    as_alice, fake_llm, settings, script, status, kind
+):
+    settings.LLM_MAX_RETRIES = 0
+    agent = create_agent(as_alice)
+    fake_llm.script(script)
+    response = as_alice.post(f"/v1/agents/{agent['id']}/messages", HI)
+    body = response.json()
+    assert response.status_code == status and body["error_type"] == kind, body
+    assert body["stop_reason"] == "llm_api_error" and body["run_id"] in body["detail"]
+    # The run keeps the record; the user's message is kept in the conversation.
+    run = as_alice.get(f"/v1/runs/{body['run_id']}").json()
+    assert run["status"] == "failed" and run["stop_reason"] == "llm_api_error"
+    said = as_alice.get(f"/v1/agents/{agent['id']}/messages").json()
+    assert [m["content"] for m in said if m["message_type"] == "user_message"] == ["hi"]
+
+
+def test_a_json_send_to_an_unconfigured_provider_says_which_key_is_missing(as_alice, monkeypatch):
+    from tests.engine_helpers import set_provider_env
+
+    set_provider_env(monkeypatch, "ANTHROPIC_API_KEY", "")
+    agent = create_agent(as_alice, model="anthropic/claude-sonnet-4-5")
+    response = as_alice.post(f"/v1/agents/{agent['id']}/messages", HI)
+    body = response.json()
+    assert response.status_code == 422 and body["error_type"] == "not_configured"
+    assert "ANTHROPIC_API_KEY" in body["detail"]
+    run = as_alice.get(f"/v1/runs/{body['run_id']}").json()
+    assert run["status"] == "failed" and "ANTHROPIC_API_KEY" in run["error"]
 
 
 def test_an_approval_pauses_the_turn_until_a_person_answers(as_alice, fake_llm):

@@ -105,8 +105,8 @@ def test_a_key_no_configured_key_decrypts_fails_the_turn_clearly(as_alice, llm, 
     from memory.llm.registry import _PROVIDER_CACHE
 
     _PROVIDER_CACHE.clear()  # as in a fresh process: no client was built before the key changed
-    body = send(as_alice, agent["id"])
-    assert body["stop_reason"]["stop_reason"] == "llm_api_error"
+    refused = as_alice.post(f"/v1/agents/{agent['id']}/messages", HI)
+    assert refused.status_code == 422 and refused.json()["stop_reason"] == "llm_api_error"
     check = as_alice.post(f"/v1/providers/{made['id']}/check")
     assert check.status_code == 422
     assert "ADE_ENCRYPTION_OLD_KEYS" in check.json()["detail"]
@@ -154,9 +154,10 @@ def test_a_deleted_provider_fails_its_agents_clearly(as_alice, llm):
     agent = create_agent(as_alice, model="my-openai/fake-chat")
     assert as_alice.delete(f"/v1/providers/{made['id']}").status_code == 200
     assert as_alice.get(f"/v1/providers/{made['id']}").status_code == 404
-    body = send(as_alice, agent["id"])
-    assert body["stop_reason"]["stop_reason"] == "llm_api_error"
-    assert "unknown provider 'my-openai'" in m.Run.objects.get(pk=body["usage"]["run_ids"][0]).error
+    refused = as_alice.post(f"/v1/agents/{agent['id']}/messages", HI)
+    body = refused.json()
+    assert refused.status_code == 422 and "unknown provider 'my-openai'" in body["detail"]
+    assert "unknown provider 'my-openai'" in m.Run.objects.get(pk=body["run_id"]).error
 
 
 def test_byok_models_are_listed_for_the_team_only(as_alice, as_bob, as_charlie, llm):

@@ -453,9 +453,9 @@ def _conversation() -> list[Message]:
     ]
 
 
-def test_overview_has_exactly_lettas_fields_plus_sections():
+def test_overview_has_exactly_lettas_fields_plus_sections_and_warnings():
     names = [f.name for f in dataclasses.fields(ContextOverview)]
-    assert names == [*LETTA_OVERVIEW_FIELDS, "sections"]
+    assert names == [*LETTA_OVERVIEW_FIELDS, "sections", "warnings"]
 
 
 def test_overview_sections_add_up_to_the_current_size():

@@ -255,9 +255,10 @@ def test_an_allowed_model_endpoint_serves_the_agent_end_to_end(as_alice, fake_ll
 
         # Checked again at request time: once the admin withdraws it, the turn is refused.
         settings.ALLOWED_MODEL_ENDPOINTS = ""
-        body = as_alice.post(f"/v1/agents/{agent['id']}/messages", HI).json()
-        assert body["stop_reason"]["stop_reason"] == "llm_api_error"
-        run = m.Run.objects.get(pk=body["usage"]["run_ids"][0])
+        refused = as_alice.post(f"/v1/agents/{agent['id']}/messages", HI)
+        body = refused.json()
+        assert refused.status_code == 400 and body["stop_reason"] == "llm_api_error"
+        run = m.Run.objects.get(pk=body["run_id"])
         assert "loopback" in run.error
         assert len(own.chat_requests()) == 1
 

@@ -65,6 +65,14 @@ def test_an_edit_over_the_limit_is_refused(agent, as_alice):
     assert response.status_code == 422 and "over its 500 character limit" in response.text
 
 
+def test_an_edit_that_cannot_fit_the_context_window_is_refused_with_the_numbers(alice, as_alice):
+    agent = make_agent(alice, context_window_limit=4000)
+    big = "lorem ipsum dolor sit amet " * 1500
+    response = edit(as_alice, agent, human(agent), value=big, limit=100_000)
+    assert response.status_code == 422 and "4,000-token context window" in response.text
+    assert human(agent).value == "Name: unknown"
+
+
 def test_undo_and_restore_walk_the_history(agent, as_alice):
     block = human(agent)
     edit(as_alice, agent, block, value="v2")

@@ -30,6 +30,7 @@ from memory.services.events import publish
 from memory.services.prompt import agent_refresh, agent_refresh_if_idle
 from memory.services.providers import embedder_for, resolve_context_window
 from memory.services.reembed import reembed_if_changed
+from memory.store.block_window import agent_window_check
 from memory.store.blocks import block_attach
 from memory.tools.catalog import default_tool_names
 from memory.types import AgentType
@@ -185,6 +186,7 @@ def agent_create(
         agent.tools.add(tool)
 
     agent_refresh(agent.id, force=True)
+    agent_window_check(agent.id)
     agent.refresh_from_db()
     return agent
 

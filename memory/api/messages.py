@@ -24,7 +24,7 @@ from memory.services.context import (
 )
 from memory.services.runs import runs_cancel
 from memory.services.turn_input import turn_input
-from memory.services.turns import message_send
+from memory.services.turns import message_send, turn_failure
 from memory.services.turns import turn_check as turn_precheck
 from memory.services.worker import run_enqueue
 from memory.store.letta_format import (
@@ -92,6 +92,10 @@ def send_message(request, agent_id: str, payload: s.MessageRequest):
         approvals=turn.approvals or None,
         max_steps=payload.max_steps,
     )
+    failure = turn_failure(result)
+    if failure is not None:
+        # A 200 with no messages told a client nothing; the run records the turn.
+        raise failure
     return {
         "messages": messages_to_letta(
             turn_output(result.messages), AgentType(agent.agent_type), _options(payload)

@@ -313,3 +313,5 @@ class ContextOut(Schema):
     functions_definitions: list[dict[str, Any]] | None = None
     num_tokens_messages: int
     messages: list[dict[str, Any]]
+    # Ours: why the window is (or stays) full when compaction cannot help.
+    warnings: list[str] = []

@@ -271,6 +271,8 @@ class ContextOverview:
     messages: list[Message]
     # (name, tokens) in prompt order; sums to context_window_size_current.
     sections: list[tuple[str, int]] = field(default_factory=list)
+    # Why the window is (or stays) full, for people: see window_warnings.
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -356,6 +358,28 @@ def overview(
         messages=list(rest),
         sections=parts,
     )
+
+
+def window_warnings(view: ContextOverview, *, compaction_trigger: float) -> list[str]:
+    """What keeps the window full when compaction cannot help: it only
+    summarizes messages, so instructions, core memory and tool schemas over the
+    compaction mark leave every turn at a full window."""
+    window = max(view.context_window_size_max, 1)
+    current = view.context_window_size_current
+    fixed = current - view.num_tokens_messages - view.num_tokens_summary_memory
+    if fixed > compaction_trigger * window:
+        return [
+            f"Instructions, core memory and tool schemas take {fixed:,} of the {window:,}-token "
+            f"window ({round(100 * fixed / window)}%). Compaction only summarizes messages, so it "
+            f"cannot bring the window under the {round(100 * compaction_trigger)}% compaction mark: "
+            "shorten the largest memory blocks or detach tools."
+        ]
+    if current > window:
+        return [
+            f"The prompt is over the window ({current:,} of {window:,} tokens); the next step "
+            "compacts the conversation."
+        ]
+    return []
 
 
 def _jsonable(value: Any) -> Any:

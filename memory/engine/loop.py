@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from memory import prompts
+from memory.engine.budget import block_fit
 from memory.engine.compaction import Compactor
 from memory.engine.context import CompileInput, compile_system, system_fingerprint
 from memory.engine.execute import run_tool
@@ -41,7 +42,8 @@ from memory.engine.state import (
 )
 from memory.engine.tokens import counter_for
 from memory.llm.base import Provider
-from memory.llm.errors import ContextWindowExceeded, ProviderError
+from memory.llm.cancel import POLL_SECONDS
+from memory.llm.errors import CallCancelled, ContextWindowExceeded, ProviderError
 from memory.tools.base import ToolContext, ToolError, parse_arguments, with_request_heartbeat
 from memory.types import (
     AgentType,
@@ -66,6 +68,10 @@ INTERRUPTED = (
     "It may not have taken effect; check before relying on it."
 )
 
+CANCELLED_MID_STEP = (
+    "The run was cancelled while the model was answering; nothing it asked for was done."
+)
+
 
 @dataclass
 class LoopConfig:
@@ -82,6 +88,8 @@ class LoopConfig:
     repeat_warn_after: int = 3
     repeat_stop_after: int = 5
     token_streaming: bool = True
+    # "refuse": a block edit that cannot fit the window is a tool error; "warn": allowed.
+    block_window_policy: str = "refuse"
 
 
 @dataclass
@@ -90,6 +98,7 @@ class _StepOutcome:
     go_on: bool = False
     stop: StopReason | None = None
     error: str | None = None
+    error_type: str | None = None
 
 
 class AgentLoop:
@@ -134,6 +143,7 @@ class AgentLoop:
         self.steps = 0
         self.added: list[Message] = []
         self._call_counts: dict[tuple[str, str], int] = {}
+        self._told_window_full = False
 
     # --- public entry -----------------------------------------------------------
 
@@ -177,14 +187,18 @@ class AgentLoop:
             self._refresh_system()
             overflow = self._system_overflow()
             if overflow:
-                return self._result(StopReason.CONTEXT_WINDOW_OVERFLOW_IN_SYSTEM_PROMPT, overflow)
+                return self._result(
+                    StopReason.CONTEXT_WINDOW_OVERFLOW_IN_SYSTEM_PROMPT,
+                    overflow,
+                    error_type="system_prompt_overflow",
+                )
             if index == 0:
                 self._calibrate(self._build_request(False))
             self._relieve_pressure()
             last_step = index == self.config.max_steps - 1
             outcome = self._step(last_step)
             if outcome.stop is not None:
-                return self._result(outcome.stop, outcome.error)
+                return self._result(outcome.stop, outcome.error, error_type=outcome.error_type)
             if not outcome.go_on:
                 return self._result(StopReason.END_TURN)
         return self._result(
@@ -211,6 +225,12 @@ class AgentLoop:
 
         try:
             response = self._call_model(request, step, assistant_id)
+            # Checked once more before any tool runs: a Stop that landed after
+            # the last poll of the stream still wins, and the answer is dropped.
+            if response.message.tool_calls and self._cancel_requested():
+                raise CallCancelled("The run was cancelled before the model's tool calls ran.")
+        except CallCancelled as exc:
+            return self._cancelled_step(step, started, str(exc))
         except ProviderError as exc:
             step.status, step.error_type = "failed", exc.kind
             step.error_data = {
@@ -226,7 +246,7 @@ class AgentLoop:
                 if exc.kind in ("invalid_response", "empty_response")
                 else StopReason.LLM_API_ERROR
             )
-            return _StepOutcome(stop=stop, error=exc.message)
+            return _StepOutcome(stop=stop, error=exc.message, error_type=exc.kind)
 
         self.steps += 1
         assistant = response.message
@@ -259,6 +279,27 @@ class AgentLoop:
             self._commit(step, outcome, ctx)
         self.emit(StepEvent(step))
         return outcome
+
+    def _cancelled_step(self, step: StepRecord, started: int, why: str) -> _StepOutcome:
+        """A step stopped by a cancel mid-call: recorded, and nothing the model
+        asked for is done."""
+        step.status, step.error_type = "failed", "cancelled"
+        step.error_data = {"message": why}
+        step.step_ns = time.monotonic_ns() - started
+        self.store.record_failed_step(self.agent, step)
+        self.emit(StepEvent(step))
+        return _StepOutcome(stop=StopReason.CANCELLED, error=CANCELLED_MID_STEP)
+
+    def _cancel_requested(self) -> bool:
+        return self.store.is_cancelled(self.run_id)
+
+    def _wait_before_retry(self, delay: float) -> None:
+        """Sleep before a retry, but give up at once if the run is cancelled."""
+        deadline = time.monotonic() + max(0.0, delay)
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, POLL_SECONDS))
+            if self._cancel_requested():
+                raise CallCancelled("The run was cancelled while waiting to retry the model.")
 
     # --- calling the model ---------------------------------------------------
 
@@ -307,7 +348,9 @@ class AgentLoop:
 
             t0 = time.monotonic_ns()
             try:
-                response = self.provider.complete(request, on_event=forward)
+                response = self.provider.complete(
+                    request, on_event=forward, cancelled=self._cancel_requested
+                )
             except ContextWindowExceeded:
                 step.llm_ns += time.monotonic_ns() - t0
                 if compactions >= self.config.max_compaction_retries:
@@ -334,7 +377,7 @@ class AgentLoop:
                 log.warning(
                     "%s failed (%s), retry %d in %.1fs", self.agent.handle, exc.kind, retries, delay
                 )
-                time.sleep(max(0.0, delay))
+                self._wait_before_retry(delay)
                 continue
             step.llm_ns += time.monotonic_ns() - t0
             step.request = response.raw_request
@@ -627,6 +670,7 @@ class AgentLoop:
         used = self.context_tokens()
         if used > self.config.compaction_trigger * window:
             self.compactor.compact(trigger="threshold")
+            self._tell_if_still_full()
             return
         if (
             used > self.config.memory_warning_threshold * window
@@ -650,6 +694,46 @@ class AgentLoop:
                 meta={"memory_pressure": True, "context_tokens": used, "context_window": window},
             )
             self._persist([alert])
+
+    def _tell_if_still_full(self) -> None:
+        """Compaction only summarizes messages: when the fixed part of the prompt
+        (instructions, blocks, tools) keeps the window over the compaction mark,
+        say so, once a turn, to the agent and — through the chat — to the user."""
+        window = self.agent.context_window
+        used = self.context_tokens()
+        if self._told_window_full or used <= self.config.compaction_trigger * window:
+            return
+        self._told_window_full = True
+        fixed = int(self._base_tokens() * self.token_scale)
+        note = prompts.window_full_note(fixed=fixed, used=used, window=window)
+        alert = Message(
+            role="user",
+            kind=MessageKind.SYSTEM_ALERT,
+            content=[
+                TextPart(prompts.system_alert_envelope(note, self.now(), self.agent.timezone))
+            ],
+            id=self.store.new_message_id(),
+            created_at=self.now(),
+            run_id=self.run_id,
+            meta={
+                "window_full": True,
+                "context_tokens": used,
+                "fixed_tokens": fixed,
+                "context_window": window,
+            },
+        )
+        self._persist([alert])
+
+    def _block_too_big(self, label: str, old_value: str, new_value: str) -> str | None:
+        fit = block_fit(
+            label=label,
+            old_value=old_value,
+            new_value=new_value,
+            prompt_tokens=self._base_tokens(),
+            window=self.agent.context_window,
+            counter=self.counter,
+        )
+        return None if fit.fits else fit.refusal()
 
     def _warned_since_summary(self) -> bool:
         return any(
@@ -691,6 +775,9 @@ class AgentLoop:
             backend=self.store.backend,
             timezone=self.agent.timezone,
             enforce_block_limits=self.agent.enforce_block_limits,
+            block_too_big=(
+                self._block_too_big if self.config.block_window_policy == "refuse" else None
+            ),
             now=self.now(),
         )
 
@@ -765,7 +852,9 @@ class AgentLoop:
         for message in outcome.messages:
             self.emit(MessageEvent(message))
 
-    def _result(self, stop: StopReason, error: str | None = None) -> TurnResult:
+    def _result(
+        self, stop: StopReason, error: str | None = None, *, error_type: str | None = None
+    ) -> TurnResult:
         return TurnResult(
             run_id=self.run_id,
             messages=list(self.added),
@@ -773,6 +862,7 @@ class AgentLoop:
             usage=self.usage,
             step_count=self.steps,
             error=error,
+            error_type=error_type,
         )
 
 

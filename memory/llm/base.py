@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from memory.llm.assemble import StreamAssembler
+from memory.llm.cancel import cancellable
 from memory.llm.errors import ContextWindowExceeded, ProviderError
 from memory.llm.models_table import lookup_context_window
 from memory.types import LLMRequest, LLMResponse, StreamEvent
@@ -71,12 +72,20 @@ class Provider(ABC):
         return None
 
     def complete(
-        self, request: LLMRequest, on_event: Callable[[StreamEvent], None] | None = None
+        self,
+        request: LLMRequest,
+        on_event: Callable[[StreamEvent], None] | None = None,
+        *,
+        cancelled: Callable[[], bool] | None = None,
     ) -> LLMResponse:
-        """Stream one completion, forwarding events to `on_event`, and assemble it."""
+        """Stream one completion, forwarding events to `on_event`, and assemble it.
+        With `cancelled`, the call is abandoned (CallCancelled) soon after it
+        says so, even while the provider is silent (memory/llm/cancel.py)."""
         payload = self.build_payload(request)
         assembler = StreamAssembler(provider=self.name, model=request.model)
         events = self.stream_payload(payload)
+        if cancelled is not None:
+            events = cancellable(events, cancelled)
         try:
             for event in events:
                 assembler.feed(event)

@@ -41,3 +41,8 @@ class ContextWindowExceeded(ProviderError):
         super().__init__(
             message, retryable=False, kind="context_overflow", status=status, provider=provider
         )
+
+
+class CallCancelled(Exception):
+    """A model call abandoned because its run was cancelled. Not a provider
+    failure: never retried, and nothing the model said is acted on."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from agents.errors import Conflict, InvalidInput, NotFound
@@ -22,6 +23,7 @@ from memory.engine.context import (
     compile_system,
     overview,
     system_fingerprint,
+    window_warnings,
 )
 from memory.engine.loop import build_compile_input, refresh_system
 from memory.engine.tokens import counter_for
@@ -53,7 +55,9 @@ def context_overview(*, agent: Agent) -> ContextOverview:
         system = state.messages[0]
         compiled = CompiledSystem(text=system.text, sections=system.meta.get("sections") or {})
     counter = counter_for(state.model)
-    return overview(compiled, state.messages[1:], state.tools, stats, state.context_window, counter)
+    view = overview(compiled, state.messages[1:], state.tools, stats, state.context_window, counter)
+    view.warnings = window_warnings(view, compaction_trigger=settings.COMPACTION_TRIGGER)
+    return view
 
 
 def agent_recompile(*, agent: Agent, dry_run: bool = False) -> str:

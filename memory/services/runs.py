@@ -17,6 +17,7 @@ from django.utils import timezone
 from agents.errors import Conflict, NotFound
 from agents.models import Agent, User
 from memory import models as m
+from memory.services.events import publish
 from memory.types import StopReason, Usage
 
 ACTIVE = ("created", "running")
@@ -135,15 +136,19 @@ def run_fail(run_id: str, error: str) -> int:
 
 
 def run_cancel(*, run: m.Run) -> None:
-    """Ask one run to stop: a running turn stops at its next step."""
+    """Ask one run to stop. Its turn, in whichever process, abandons the model
+    call in flight within a fraction of a second (it polls this flag) and runs
+    none of the tool calls of that step; every open tab shows it stopping now
+    and, once the turn has ended, the run's end."""
     if run.status not in ACTIVE:
         raise Conflict(f"Run {run.id} already ended ({run.status}).")
     m.Run.objects.filter(pk=run.pk).update(cancel_requested=True)
+    publish(run.agent_id, {"type": "run_stopping", "run_id": run.id})
 
 
 def runs_cancel(*, agent: Agent, run_ids: list[str] | None) -> dict[str, str]:
     """Ask the agent's active runs (or the ones named) to stop. A running turn
-    stops at its next step; a queued run never starts."""
+    stops within a fraction of a second, mid-call; a queued run never starts."""
     runs = m.Run.objects.filter(agent=agent)
     if run_ids:
         found = {r.id: r for r in runs.filter(pk__in=run_ids)}
@@ -163,6 +168,11 @@ def runs_cancel(*, agent: Agent, run_ids: list[str] | None) -> dict[str, str]:
         )
         if queued:
             results[run.id] = "cancelled"
+            # It never starts, so no turn will announce its end: say it here.
+            publish(
+                agent.id,
+                {"type": "run", "run_id": run.id, "stop_reason": "cancelled", "error": None},
+            )
         elif run.status in ACTIVE:
             run_cancel(run=run)
             results[run.id] = "cancelled"

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 
-from agents.errors import Conflict, InvalidInput
+from agents.errors import Conflict, InvalidInput, TurnFailed
 from agents.models import Agent, User
 from memory import models as m
 from memory import prompts
@@ -62,6 +62,45 @@ def user_message(
     )
 
 
+# A turn that got no answer from its model, by error kind: the HTTP status of a
+# non-streaming send (Letta's: the caller's key or request → 4xx, upstream → 5xx)
+# and what the detail starts with.
+FAILED_TURN = {
+    "not_configured": (422, "The agent's model provider is not configured"),
+    "auth": (401, "Authentication failed with the model provider"),
+    "rate_limit": (429, "The model provider's rate limit was exceeded"),
+    "timeout": (504, "The model provider did not answer in time"),
+    "bad_request": (400, "The model request was refused"),
+    "context_overflow": (400, "The prompt is over the model's context window"),
+    "system_prompt_overflow": (422, "The prompt cannot fit the model's context window"),
+}
+UPSTREAM_FAILURE = (502, "The model provider failed")
+FAILED_STOPS = {
+    StopReason.LLM_API_ERROR,
+    StopReason.INVALID_LLM_RESPONSE,
+    StopReason.CONTEXT_WINDOW_OVERFLOW_IN_SYSTEM_PROMPT,
+}
+
+
+def turn_failure(result: TurnResult) -> TurnFailed | None:
+    """The error a non-streaming send answers with when its turn got no answer
+    from the model; None when the turn ended otherwise. The run keeps the record;
+    streaming sends say the same in their `event: error`."""
+    if result.stop_reason not in FAILED_STOPS:
+        return None
+    kind = result.error_type or "error"
+    status, headline = FAILED_TURN.get(kind, UPSTREAM_FAILURE)
+    return TurnFailed(
+        f"{headline}: {result.error or 'no detail given'} (run {result.run_id})",
+        status=status,
+        extra={
+            "error_type": kind,
+            "stop_reason": result.stop_reason.value,
+            "run_id": result.run_id,
+        },
+    )
+
+
 def loop_config() -> LoopConfig:
     return LoopConfig(
         max_steps=settings.MAX_STEPS,
@@ -69,6 +108,7 @@ def loop_config() -> LoopConfig:
         memory_warning_threshold=settings.MEMORY_WARNING_THRESHOLD,
         compaction_trigger=settings.COMPACTION_TRIGGER,
         tool_timeout=settings.TOOL_TIMEOUT,
+        block_window_policy=settings.BLOCK_WINDOW_POLICY,
     )
 
 

@@ -12,6 +12,7 @@ from django.db.models import Max
 from agents.errors import Conflict, InvalidInput, LimitExceeded, NotFound
 from agents.models import Agent, User
 from memory.models import AgentBlock, Block, BlockHistory
+from memory.store.block_window import block_window_check
 
 LABEL_MAX = 100
 LIMIT_MAX = 2_147_483_647  # the column is a Postgres integer: more was a 500
@@ -103,12 +104,15 @@ def block_update(
     actor_id: str = "",
     reason: str = "",
     expected_version: int | None = None,
+    check_window: bool = True,
     **changes: Any,
 ) -> Block:
     """Apply `changes` (value, limit, description, read_only, label, metadata, tags).
 
     `expected_version` makes the write conditional: a concurrent edit since the
     caller read the block raises Conflict instead of being silently overwritten.
+    A value that grows must fit the context window of every agent showing it
+    (`check_window=False`: the turn checked it already, as a tool error).
     """
     allowed = {"value", "limit", "description", "read_only", "label", "metadata", "tags"}
     unknown = set(changes) - allowed
@@ -120,6 +124,7 @@ def block_update(
             f"Block {block.id} changed since you read it (version {locked.version}, "
             f"you had {expected_version}); reload and try again."
         )
+    previous = locked.value
     if "value" in changes:
         changes["value"] = _clean_value(changes["value"] or "")
     if "label" in changes:
@@ -129,6 +134,8 @@ def block_update(
     if not 0 < locked.limit <= LIMIT_MAX:
         raise InvalidInput(f"Block limit must be between 1 and {LIMIT_MAX} characters.")
     check_limit(value=locked.value, limit=locked.limit)
+    if check_window and len(locked.value) > len(previous):
+        block_window_check(block=locked, value=locked.value)
     if "label" in changes:
         clash = AgentBlock.objects.filter(
             agent__in=AgentBlock.objects.filter(block=locked).values("agent"), label=locked.label
@@ -182,7 +189,9 @@ def block_undo(*, block: Block, actor_type: str = "user", actor_id: str = "") ->
     )
 
 
-def block_attach(*, agent: Agent, block: Block) -> AgentBlock:
+def block_attach(*, agent: Agent, block: Block, check_window: bool = True) -> AgentBlock:
+    if check_window:
+        block_window_check(block=block, value=block.value, agent_ids=[agent.id])
     if AgentBlock.objects.filter(agent=agent, label=block.label).exclude(block=block).exists():
         raise Conflict(
             f"Agent {agent.id} already has a block labelled {block.label!r}; detach it first."

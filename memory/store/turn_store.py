@@ -157,7 +157,7 @@ class DjangoTurnStore:
                 actor_type="agent",
                 actor_id=agent.id,
             )
-            block_attach(agent=AgentRow.objects.get(pk=agent.id), block=row)
+            block_attach(agent=AgentRow.objects.get(pk=agent.id), block=row, check_window=False)
             block.id, block.version = row.id, row.version
             if self.on_block_saved is not None:
                 self.on_block_saved(row, agent.id)
@@ -173,6 +173,7 @@ class DjangoTurnStore:
             reason="memory tool",
             value=block.value,
             expected_version=block.version,
+            check_window=False,
         )
         block.version = saved.version
         if self.on_block_saved is not None:

@@ -76,6 +76,9 @@ class ToolContext:
     backend: MemoryBackend
     timezone: str
     enforce_block_limits: bool = True
+    # (label, old value, new value) → why the new value cannot fit the model's
+    # context window, or None; the engine's, so tools stay plain.
+    block_too_big: Callable[[str, str, str], str | None] | None = None
     changed_blocks: set[str] = field(default_factory=set)  # labels edited or created
     archival_changed: bool = False  # archival counts/tags in the prompt are stale
     now: datetime = field(default_factory=lambda: datetime.now(UTC))

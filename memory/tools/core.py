@@ -66,6 +66,10 @@ def _commit(ctx: ToolContext, block: Block, new_value: str) -> None:
             f"(requested {len(new_value)}). The block is unchanged. Shorten the new text, or make "
             "room first by condensing or removing older content in the block."
         )
+    if ctx.block_too_big is not None and len(new_value) > len(block.value):
+        refusal = ctx.block_too_big(block.label, block.value, new_value)
+        if refusal:
+            raise ToolError(f"Edit failed: {refusal} The block is unchanged.")
     block.value = new_value
     ctx.changed_blocks.add(block.label)
 

@@ -75,6 +75,8 @@ class LiveView:
         self.memory_seen = since
         # Redraws waiting to be done, in order (a dict as an ordered set).
         self.pending: dict[tuple[str, ...], None] = {}
+        # Runs whose end this tab has drawn: a late "stopping" must not bring back the spinner.
+        self.ended: set[str] = set()
         self.worker: asyncio.Task[None] | None = None
 
     async def handle(self, event: dict[str, Any]) -> None:
@@ -135,6 +137,7 @@ class LiveView:
 
     def on_run(self, event: dict[str, Any]) -> str:
         interrupted, self.streaming = list(self.streaming), {}
+        self.ended.add(event.get("run_id"))
         self.later(("context",), ("runs",))
         ctx = {
             "agent": self.agent,
@@ -143,6 +146,13 @@ class LiveView:
             "failed": event.get("stop_reason") not in CLEAN_STOPS,
         }
         return _render(f"{CHAT}#live-run-end", ctx)
+
+    def on_run_stopping(self, event: dict[str, Any]) -> str:
+        """Stop was pressed (here, in another tab or through the API)."""
+        if event["run_id"] in self.ended:
+            return ""
+        ctx = {"agent": self.agent, "run": {"id": event["run_id"]}, "stopping": True}
+        return _render(f"{CHAT}#live-run-status", ctx)
 
     # --- memory and the context window: redrawn from the database ---------------------------
 
