@@ -10,8 +10,10 @@ import pytest
 from letta_client import AuthenticationError, Letta
 
 from agents.models import APIKey
+from agents.services.lifecycle import agent_create
+from memory import models as m
 from tests.browser.conftest import _application, login, shot
-from tests.fakes.llm_server import FakeLLMServer, reply
+from tests.fakes.llm_server import FakeLLMServer, delay, reply, tool_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,8 +57,6 @@ def test_an_agent_made_with_every_default_answers(live_page, live_url, llm, alic
 
 
 def test_a_failing_provider_shows_its_error_and_keeps_the_text(live_page, live_url, alice):
-    from agents.services.lifecycle import agent_create
-
     # The live server has OpenAI configured, not Anthropic.
     agent = agent_create(owner=alice, name="Claude", model="anthropic/claude-sonnet-4-5")
     page = live_page
@@ -152,8 +152,6 @@ def test_with_no_provider_the_pages_guide_and_the_providers_page_adds_one(
 
 
 def test_the_ade_follows_dark_mode_and_puts_the_chat_first_on_a_phone(live_page, live_url, alice):
-    from agents.services.lifecycle import agent_create
-
     agent = agent_create(owner=alice, name="Pocket", model="openai/fake-chat")
     page = live_page
     page.emulate_media(color_scheme="dark")
@@ -168,3 +166,32 @@ def test_the_ade_follows_dark_mode_and_puts_the_chat_first_on_a_phone(live_page,
     settings_top = page.locator(".pane-left").bounding_box()["y"]
     assert chat_top < settings_top
     shot(page, "workspace-phone")
+
+
+def test_stop_during_a_slow_model_step_leaves_memory_untouched(live_page, live_url, llm, alice):
+    agent = agent_create(
+        owner=alice,
+        name="Slow",
+        model="openai/fake-chat",
+        memory_blocks=[{"label": "human", "value": "Name: unknown"}],
+    )
+    page = live_page
+    login(page, live_url)
+    page.goto(f"{live_url}/agents/{agent.id}/")
+    page.wait_for_selector("#live-state.live")
+    # The model "thinks" far longer than the test waits, then would edit memory.
+    llm.script(
+        delay(30, then=tool_call("core_memory_append", {"label": "human", "content": "after Stop"}))
+    )
+    page.fill("textarea[name=text]", "take your time")
+    page.keyboard.press("Enter")
+    page.click("#run-status button:has-text('Stop')")
+    page.wait_for_selector(".msg-event .event:has-text('Stopped on request.')")
+    page.wait_for_selector("#run-status .idle")
+    run = m.Run.objects.get(agent=agent)
+    assert (run.status, run.stop_reason) == ("cancelled", "cancelled")
+    block = m.Block.objects.get(agent_links__agent=agent, label="human")
+    assert block.value == "Name: unknown"
+    human = page.locator(".block-view", has=page.locator(".label", has_text="human"))
+    assert "after Stop" not in human.inner_text()
+    shot(page, "stopped-mid-step")
