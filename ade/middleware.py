@@ -35,3 +35,37 @@ def nul_in_path(get_response):
             return get_response(request)
 
     return middleware
+
+
+def _explain_405(request, response):
+    """A /v1 path that exists for other methods answers 405 with a reason, in
+    the API's {"detail": …} shape (Django's bare 405 said nothing a client could show)."""
+    if response.status_code == 405 and request.path_info.startswith("/v1/"):
+        allowed = response.get("Allow", "")
+        if "json" not in response.get("Content-Type", ""):
+            explained = JsonResponse(
+                {
+                    "detail": f"{request.method} is not allowed on {request.path_info}; "
+                    f"allowed: {allowed or 'none'}."
+                },
+                status=405,
+            )
+            if allowed:
+                explained["Allow"] = allowed
+            return explained
+    return response
+
+
+@sync_and_async_middleware
+def method_not_allowed_explained(get_response):
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request):
+            return _explain_405(request, await get_response(request))
+
+    else:
+
+        def middleware(request):
+            return _explain_405(request, get_response(request))
+
+    return middleware

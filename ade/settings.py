@@ -84,6 +84,7 @@ MIDDLEWARE = [
     # straight from the source folders, so `make run` needs no collectstatic.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "ade.middleware.nul_in_path",
+    "ade.middleware.method_not_allowed_explained",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -393,3 +393,11 @@ def test_numbers_beyond_what_the_database_holds_are_a_4xx(as_alice, ids):
         response = as_alice.call(method, path, body)
         assert 400 <= response.status_code < 500, (path, body, response.content[:300])
         assert response.json()["detail"]
+
+
+def test_a_method_a_route_does_not_take_is_a_405_with_a_reason(as_alice, ids):
+    # /v1/folders/{id}/files lists files; DELETE there was a bare 405 (the fuzzer found it
+    # through DELETE /v1/sources/{id}/{file_id} with file_id "files").
+    response = as_alice.call("delete", f"/v1/sources/{ids['agent']}/files", None)
+    assert response.status_code == 405
+    assert "allowed: GET" in response.json()["detail"] and response["Allow"] == "GET"
