@@ -13,8 +13,14 @@ from tests.fakes.llm_server import FakeLLMServer
 
 
 def set_provider_env(monkeypatch, name: str, value: str) -> None:
-    """As if the server had started with `name=value` in its environment ("" unsets)."""
+    """As if the server had started with `name=value` in its environment ("" unsets):
+    in this process's settings, and in the environment that servers and workers
+    the test starts as subprocesses read theirs from."""
     monkeypatch.setitem(settings.PROVIDER_ENV, name, value)
+    if value:
+        monkeypatch.setenv(name, value)
+    else:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
