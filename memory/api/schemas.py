@@ -139,11 +139,15 @@ class BlockPatch(Schema):
 
 
 class PassageIn(Schema):
-    """Letta's CreateArchivalMemory."""
+    """Letta's CreateArchivalMemory, and `thread` (ADE's): passages inserted
+    with the same thread are consecutive parts of one whole (the turns of one
+    imported conversation, in order) and are also found by their neighbours'
+    words; a passage without one stands alone."""
 
     text: str
     tags: list[str] | None = None
     created_at: datetime | None = None
+    thread: str | None = None
 
 
 class PassageOut(Schema):
@@ -152,6 +156,7 @@ class PassageOut(Schema):
     tags: list[str]
     metadata: dict[str, Any]
     archive_id: str
+    thread: str = ""
     embedding: list[float] | None = None
     embedding_config: dict[str, Any] | None = None
     created_at: datetime
