@@ -4,7 +4,7 @@ archival memory, runs, steps, context), in Letta's field names."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ninja import Schema
 from pydantic import ConfigDict, Field, field_validator
@@ -318,3 +318,67 @@ class ContextOut(Schema):
     functions_definitions: list[dict[str, Any]] | None = None
     num_tokens_messages: int
     messages: list[dict[str, Any]]
+
+
+# --- search across agents (Letta's /v1/*/search) ------------------------------------------------
+
+SearchMode = Literal["vector", "fts", "hybrid"]
+MessageRole = Literal["assistant", "user", "tool", "function", "system", "approval", "summary"]
+
+
+class MessageSearchIn(Schema):
+    """Letta's MessageSearchRequest (POST /v1/agents/messages/search)."""
+
+    query: str | None = None
+    search_mode: SearchMode = "hybrid"
+    roles: list[MessageRole] | None = None
+    agent_id: str | None = None
+    project_id: str | None = None
+    template_id: str | None = None
+    conversation_id: str | None = None
+    limit: int = Field(50, ge=1, le=100)
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+
+
+class SearchAllMessagesIn(Schema):
+    """Letta's SearchAllMessagesRequest (POST /v1/messages/search)."""
+
+    query: str
+    search_mode: SearchMode = "hybrid"
+    agent_id: str | None = None
+    conversation_id: str | None = None
+    limit: int = Field(50, ge=1, le=100)
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+
+
+class PassageSearchIn(Schema):
+    """Letta's PassageSearchRequest (POST /v1/passages/search)."""
+
+    query: str | None = None
+    agent_id: str | None = None
+    archive_id: str | None = None
+    tags: list[str] | None = None
+    tag_match_mode: Literal["any", "all"] = "any"
+    limit: int = Field(50, ge=1, le=100)
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+
+
+class MessageSearchResultOut(Schema):
+    """Letta's MessageSearchResult; `rrf_score` is ADE's relevance (in [0, 1])."""
+
+    embedded_text: str
+    message: dict[str, Any]
+    fts_rank: int | None = None
+    vector_rank: int | None = None
+    rrf_score: float
+
+
+class PassageSearchResultOut(Schema):
+    """Letta's PassageSearchResult; `score` is ADE's relevance (in [0, 1])."""
+
+    passage: PassageOut
+    score: float
+    metadata: dict[str, Any] = {}

@@ -37,7 +37,7 @@ def _tags(tags: list[str] | None) -> list[str]:
     return clean
 
 
-def _in_utc(value: datetime | None, name: str) -> datetime | None:
+def as_utc(value: datetime | None, name: str) -> datetime | None:
     """Postgres refuses UTC offsets beyond 15:59 that Python accepts (a 500
     before); only the instant matters, so send it in UTC."""
     if value is None or value.tzinfo is None:
@@ -76,7 +76,7 @@ def passage_insert(
     thread = (thread or "").strip()
     if len(thread) > THREAD_MAX:
         raise InvalidInput(f"thread is longer than {THREAD_MAX} characters.")
-    created_at = _in_utc(created_at, "created_at")
+    created_at = as_utc(created_at, "created_at")
     if len(text) > settings.API_MAX_MESSAGE_CHARS:
         raise LimitExceeded(
             f"Passage text is {len(text)} characters, over the limit of "
@@ -122,7 +122,7 @@ def passage_search(
     tz = zone(agent.timezone or "UTC")
     start = start.replace(tzinfo=tz) if start and start.tzinfo is None else start
     end = end.replace(tzinfo=tz) if end and end.tzinfo is None else end
-    start, end = _in_utc(start, "start_datetime"), _in_utc(end, "end_datetime")
+    start, end = as_utc(start, "start_datetime"), as_utc(end, "end_datetime")
     if start and end and start > end:
         raise InvalidInput("start_datetime is after end_datetime.")
     try:

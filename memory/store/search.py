@@ -586,17 +586,23 @@ class Scope:
 
 
 def passage_scope(
-    agent_id: str,
+    agent_id: str | None,
     *,
+    archive_ids: Sequence[str] | None = None,
     tags: list[str] | None = None,
     tag_match_mode: Literal["any", "all"] = "any",
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> Scope:
-    clauses = [
-        "t.archive_id IN (SELECT archive_id FROM memory_archive_agents WHERE agent_id = %(agent)s)"
-    ]
-    params: dict[str, Any] = {"agent": agent_id}
+    """The passages of an agent's archives, or of `archive_ids` (without an agent)."""
+    if agent_id is None:
+        clauses = ["t.archive_id = ANY(%(archives)s)"]
+        params: dict[str, Any] = {"archives": list(archive_ids or [])}
+    else:
+        clauses = [
+            "t.archive_id IN (SELECT archive_id FROM memory_archive_agents WHERE agent_id = %(agent)s)"
+        ]
+        params = {"agent": agent_id}
     if tags:
         clauses.append(
             "t.tags @> %(tags)s::varchar[]"
@@ -722,9 +728,14 @@ class PostgresMemoryBackend:
         scope = passage_scope(
             agent_id, tags=tags, tag_match_mode=tag_match_mode, start=start, end=end
         )
+        return self._passages(self.passage_hits(scope, query, top_k))
+
+    def passage_hits(self, scope: Scope, query: str, top_k: int) -> list[tuple[str, float]]:
+        """(passage id, relevance) of the best `top_k` passages in `scope`, best
+        first; the newest when the query is empty."""
         query = (query or "").strip()
         if not query:
-            return self._passages(self._newest(scope, top_k))
+            return self._newest(scope, top_k)
         candidates = max(self.CANDIDATES, top_k)
         # Bounded counts decide: an exact scan of a small scope; pruned full-text
         # and the ANN index for a large one.
@@ -748,8 +759,7 @@ class PostgresMemoryBackend:
                 limit=candidates,
             )
         ranked = fuse(lexical, semantic, self.LEXICAL_WEIGHT)
-        top = sorted(ranked.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
-        return self._passages(top)
+        return sorted(ranked.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
 
     @staticmethod
     def _ann_worthy(dense: Scope, dim: int) -> bool:
@@ -799,14 +809,45 @@ class PostgresMemoryBackend:
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> list[dict[str, Any]]:
+        order = self.message_hits([agent_id], query, roles=roles, limit=limit, start=start, end=end)
+        rows = {r.id: r for r in m.Message.objects.filter(pk__in=[i for i, _ in order])}
+        results = []
+        for mid, score in order:
+            row = rows.get(mid)
+            if row is None:
+                continue
+            results.append(
+                {
+                    "id": mid,
+                    "role": row.role,
+                    "content": message_search_text(row),
+                    "timestamp": row.created_at,
+                    "relevance": round(score, 4),
+                }
+            )
+        return results
+
+    def message_hits(
+        self,
+        agent_ids: Sequence[str],
+        query: str | None,
+        *,
+        roles: list[str] | None,
+        limit: int = 10,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[tuple[str, float]]:
+        """(message id, relevance) of the best `limit` messages of these agents'
+        conversations, best first; the newest when the query is empty. Dense
+        scores come from this backend's embedder (one agent's)."""
         clauses = [
-            "t.agent_id = %(agent)s",
+            "t.agent_id = ANY(%(agents)s)",
             "(t.kind = %(user_kind)s OR t.role = 'assistant' OR t.role = 'tool')",
             # Searching must not find the search itself.
             "NOT (t.role = 'assistant' AND t.content @> %(self_call)s::jsonb)",
         ]
         params: dict[str, Any] = {
-            "agent": agent_id,
+            "agents": list(agent_ids),
             "user_kind": MessageKind.USER.value,
             "self_call": '[{"name": "conversation_search"}]',
         }
@@ -855,24 +896,13 @@ class PostgresMemoryBackend:
                     {**params, "limit": limit},
                 )
                 order = [(row[0], 0.0) for row in cursor.fetchall()]
-        rows = {r.id: r for r in m.Message.objects.filter(pk__in=[i for i, _ in order])}
-        results = []
-        for mid, score in order:
-            row = rows.get(mid)
-            if row is None:
-                continue
-            message = message_from_row(row)
-            content = searchable_text(message) or " ".join(p.content for p in message.tool_returns)
-            results.append(
-                {
-                    "id": mid,
-                    "role": row.role,
-                    "content": content,
-                    "timestamp": row.created_at,
-                    "relevance": round(score, 4),
-                }
-            )
-        return results
+        return order
+
+
+def message_search_text(row: m.Message) -> str:
+    """What a search shows of a message: its searchable words, or a tool's result."""
+    message = message_from_row(row)
+    return searchable_text(message) or " ".join(p.content for p in message.tool_returns)
 
 
 def _like_escape(text: str) -> str:
