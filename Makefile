@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run stop test install install-dev lint lock clean bench bench-locomo bench-scale
+.PHONY: run stop test install install-dev lint lock clean bench bench-locomo bench-scale \
+	bench-multilingual bench-independent
 
 $(VENV)/.installed: requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +48,14 @@ bench: install-dev
 ## LoCoMo retrieval benchmark (BENCH_ARGS="--conversations heldout" etc.).
 bench-locomo: install
 	$(PY) -m bench.locomo_retrieval $(BENCH_ARGS)
+
+## Chinese, Japanese, Korean and mixed-script retrieval (BENCH_ARGS="--split heldout").
+bench-multilingual: install
+	$(PY) -m bench.multilingual_retrieval $(BENCH_ARGS)
+
+## Unrelated facts saved in a row must not find each other (fails on an unrelated result).
+bench-independent: install
+	$(PY) -m bench.independent_facts $(BENCH_ARGS)
 
 ## Archival search at scale (BENCH_ARGS="--sizes 1k,100k,1m,agents" etc.).
 bench-scale: $(VENV)/.installed-bench

@@ -3,10 +3,12 @@
     .venv/bin/python -m bench.locomo_retrieval [--conversations dev|heldout|all|conv-26,conv-30]
                                                [--embedding local/all-minilm-l6-v2] [--json PATH]
 
-Every turn of a conversation is inserted into one agent's archival memory
-through the real write path (PostgresMemoryBackend.archival_insert: "Speaker:
-text", the session's date as created_at), then every question is asked through
-the real search (archival_search). A question scores by where its evidence
+Every turn of a conversation is inserted into one agent's archival memory the
+way a user imports a conversation (memory/services/archival.passage_insert,
+what POST /v1/agents/{id}/archival-memory calls: "Speaker: text", the session's
+date as created_at, the conversation's id as the `thread` that makes its turns
+one whole), then every question is asked through the real search
+(passage_search, what GET .../archival-memory/search calls). A question scores by where its evidence
 turns come back: recall@k (share of its evidence turns in the top k), hit@10
 (any of them in the top 10) and MRR (first evidence turn). Categories 1-4 are
 averaged together; 5 (adversarial: no answer exists) is reported apart.
@@ -92,21 +94,24 @@ def score(ranked: list[str], gold: set[str]) -> dict[str, float]:
     return row
 
 
-def run_conversation(conversation: dict[str, Any], backend: Any, owner: Any) -> dict[str, Any]:
+def run_conversation(conversation: dict[str, Any], embedding: str, owner: Any) -> dict[str, Any]:
     from agents.services.lifecycle import agent_create
+    from memory.services.archival import passage_insert, passage_search
 
     agent = agent_create(
         owner=owner,
         name=f"locomo {conversation['sample_id']}",
         model="",
-        embedding=backend.embedding_model,
+        embedding=embedding,
         include_base_tools=False,
     )
     by_dia: dict[str, str] = {}
     start = time.perf_counter()
     items = turns(conversation)
     for dia_id, text, when in items:
-        by_dia[dia_id] = backend.archival_insert(agent.id, text, [], created_at=when)
+        by_dia[dia_id] = passage_insert(
+            agent=agent, text=text, created_at=when, thread=conversation["sample_id"]
+        )[0].id
     insert_s = time.perf_counter() - start
     to_dia = {pid: dia for dia, pid in by_dia.items()}
     results, latencies = [], []
@@ -115,7 +120,7 @@ def run_conversation(conversation: dict[str, Any], backend: Any, owner: Any) -> 
         if not gold:
             continue
         t0 = time.perf_counter()
-        hits = backend.archival_search(agent.id, qa["question"], tags=None, top_k=max(KS))
+        hits = passage_search(agent=agent, query=qa["question"], top_k=max(KS))
         latencies.append((time.perf_counter() - t0) * 1000)
         ranked = [to_dia[h["id"]] for h in hits]
         results.append({"category": qa["category"], **score(ranked, gold)})
@@ -246,18 +251,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with throwaway_database():
         from agents.models import Organization, User
-        from memory.services.providers import embedder_for
-        from memory.store.search import PostgresMemoryBackend
 
         overrides = _apply_overrides(args.set)
         org = Organization.objects.create(name="bench")
         owner = User.objects.create_user(username="bench", password="x", organization=org)
-        backend = PostgresMemoryBackend(
-            embed=embedder_for(args.embedding), embedding_model=args.embedding
-        )
         runs = []
         for conversation in conversations:
-            runs.append(run_conversation(conversation, backend, owner))
+            runs.append(run_conversation(conversation, args.embedding, owner))
             print(
                 f"  {conversation['sample_id']}: {runs[-1]['turns']} turns, "
                 f"{len(runs[-1]['results'])} questions",

@@ -139,6 +139,11 @@ class Passage(models.Model):
     embedding_dim = models.PositiveIntegerField(null=True, blank=True)
     embedding_model = models.CharField(max_length=200, blank=True)
     search_vector = SearchVectorField(null=True, editable=False)
+    # Passages that are consecutive parts of one whole (the turns of one imported
+    # conversation, the parts of one document) share a thread; "" is a passage on
+    # its own (a fact the agent saved). memory/store/search.py indexes a threaded
+    # passage with its neighbours' words, and an unthreaded one with its own only.
+    thread = models.CharField(max_length=200, blank=True, default="", db_default="")
     # Insertion order inside an archive: memory/store/search.py indexes each passage
     # together with its neighbours in this order (the biggest retrieval lever).
     sequence_id = models.BigIntegerField(
@@ -159,6 +164,7 @@ class Passage(models.Model):
             GinIndex(fields=["tags"], name="passage_tags_gin"),
             models.Index(fields=["archive", "created_at"], name="passage_archive_created"),
             models.Index(fields=["archive", "sequence_id"], name="passage_archive_seq"),
+            models.Index(fields=["archive", "thread", "sequence_id"], name="passage_thread_seq"),
         ]
 
     def __str__(self) -> str:

@@ -72,10 +72,12 @@ def test_a_rare_word_outranks_a_common_one(agent):
 
 def test_the_answer_is_found_by_the_words_of_the_turn_before_it(agent):
     backend = lexical()
-    backend.archival_insert(agent.id, "Bob: Where did you get that great pizza?", [])
-    answer = backend.archival_insert(agent.id, "Alice: At Napoli, on Fifth Street.", [])
+    backend.archival_insert(agent.id, "Bob: Where did you get that great pizza?", [], thread="c1")
+    answer = backend.archival_insert(
+        agent.id, "Alice: At Napoli, on Fifth Street.", [], thread="c1"
+    )
     for i in range(5):
-        backend.archival_insert(agent.id, f"Filler line {i} about the weather.", [])
+        backend.archival_insert(agent.id, f"Filler line {i} about the weather.", [], thread="c1")
     hits = backend.archival_search(agent.id, "where did Alice get pizza", tags=None, top_k=5)
     assert answer in [h["id"] for h in hits]
 
@@ -83,9 +85,11 @@ def test_the_answer_is_found_by_the_words_of_the_turn_before_it(agent):
 def test_a_passage_is_found_by_the_words_of_the_turn_after_it(agent):
     backend = lexical()
     for i in range(3):
-        backend.archival_insert(agent.id, f"Filler line {i} about the weather.", [])
-    first = backend.archival_insert(agent.id, "Alice: I finally adopted one last week!", [])
-    backend.archival_insert(agent.id, "Bob: Congratulations on the new greyhound!", [])
+        backend.archival_insert(agent.id, f"Filler line {i} about the weather.", [], thread="c1")
+    first = backend.archival_insert(
+        agent.id, "Alice: I finally adopted one last week!", [], thread="c1"
+    )
+    backend.archival_insert(agent.id, "Bob: Congratulations on the new greyhound!", [], thread="c1")
     row = m.Passage.objects.get(pk=first)
     assert "greyhound" in str(row.search_vector)  # rewritten when its next neighbour arrived
     hits = backend.archival_search(agent.id, "greyhound", tags=None, top_k=5)
@@ -95,10 +99,46 @@ def test_a_passage_is_found_by_the_words_of_the_turn_after_it(agent):
 
 def test_own_words_rank_above_a_neighbours_words(agent):
     backend = lexical()
-    backend.archival_insert(agent.id, "Bob: I love sailing.", [])
-    backend.archival_insert(agent.id, "Alice: Me too, every summer.", [])
+    backend.archival_insert(agent.id, "Bob: I love sailing.", [], thread="c1")
+    backend.archival_insert(agent.id, "Alice: Me too, every summer.", [], thread="c1")
     hits = backend.archival_search(agent.id, "sailing", tags=None, top_k=2)
     assert texts(hits) == ["Bob: I love sailing.", "Alice: Me too, every summer."]
+
+
+def test_facts_saved_one_after_another_do_not_find_each_other(agent):
+    backend = lexical()
+    for fact in (
+        "I have a dentist appointment on Tuesday.",
+        "My bicycle is red.",
+        "I take Portuguese lessons on Thursdays.",
+        "My favourite fruit is mango.",
+        "I keep a sourdough starter in the fridge.",
+    ):
+        backend.archival_insert(agent.id, fact, [])
+    hits = backend.archival_search(agent.id, "dentist", tags=None, top_k=10)
+    assert texts(hits) == ["I have a dentist appointment on Tuesday."]
+
+
+def test_neighbours_come_only_from_the_same_thread(agent):
+    backend = lexical()
+    backend.archival_insert(agent.id, "Bob: Did you see the comet?", [], thread="c1")
+    backend.archival_insert(agent.id, "Buy oat milk.", [])  # a fact in between
+    backend.archival_insert(agent.id, "Carol: Planting tulips today.", [], thread="c2")
+    answer = backend.archival_insert(agent.id, "Alice: Yes, last night!", [], thread="c1")
+    hits = backend.archival_search(agent.id, "comet", tags=None, top_k=10)
+    assert texts(hits) == ["Bob: Did you see the comet?", "Alice: Yes, last night!"]
+    assert hits[1]["id"] == answer
+
+
+def test_relevance_is_the_share_of_the_query_a_passage_holds(agent):
+    backend = lexical()
+    backend.archival_insert(agent.id, "Alice adopted a greyhound named Pixel.", [])
+    backend.archival_insert(agent.id, "Pixel is also the name of a phone.", [])
+    both = backend.archival_search(agent.id, "greyhound Pixel", tags=None)
+    assert 0 < both[1]["relevance"] < both[0]["relevance"] <= 1
+    # A query that finds the same passage by fewer of its words scores it lower.
+    partial = backend.archival_search(agent.id, "greyhound zeppelin", tags=None)
+    assert partial[0]["relevance"] < both[0]["relevance"]
 
 
 def test_the_date_a_passage_was_written_is_searchable(agent):
@@ -219,9 +259,9 @@ def test_passages_of_another_model_are_searched_by_words_only(agent):
     assert "Sailing on the harbour." in texts(new.archival_search(agent.id, "harbour", tags=None))
 
 
-def test_fusion_normalises_each_list_before_weighting():
-    fused = fuse({"a": 10.0, "b": 5.0}, {"b": 0.9, "c": 0.8}, lexical_weight=0.5)
-    assert fused["a"] == pytest.approx(0.5) and fused["b"] == pytest.approx(0.5)
+def test_fusion_weights_absolute_scores_the_same_for_every_query():
+    fused = fuse({"a": 0.6, "b": 0.2}, {"b": 0.9, "c": -0.3}, lexical_weight=0.5)
+    assert fused["a"] == pytest.approx(0.3) and fused["b"] == pytest.approx(0.55)
     assert fused["c"] == pytest.approx(0.0)
-    assert fuse({"a": 1.0}, {}) == {"a": 1.0}
-    assert fuse({}, {"c": 0.3}) == {"c": 0.3}
+    assert fuse({"a": 0.4}, {}) == {"a": 0.4}
+    assert fuse({}, {"c": 0.3}) == {"c": pytest.approx(0.15)}

@@ -36,12 +36,14 @@ def list_passages(request, agent_id: str, query: Query[PassageQuery]):
 
 @router.post("/agents/{agent_id}/archival-memory", response=list[s.PassageOut])
 def insert_passage(request, agent_id: str, payload: s.PassageIn):
-    """Store one passage (embedded with the agent's embedding model, if it has one)."""
+    """Store one passage (embedded with the agent's embedding model, if it has one).
+    Passages of one imported conversation share a `thread` (ADE's field)."""
     return passage_insert(
         agent=agent_for(request, agent_id),
         text=payload.text,
         tags=payload.tags,
         created_at=payload.created_at,
+        thread=payload.thread,
     )
 
 

@@ -4,7 +4,7 @@ archival memory, runs, steps, context), in Letta's field names."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ninja import Schema
 from pydantic import ConfigDict, Field, field_validator
@@ -139,11 +139,15 @@ class BlockPatch(Schema):
 
 
 class PassageIn(Schema):
-    """Letta's CreateArchivalMemory."""
+    """Letta's CreateArchivalMemory, and `thread` (ADE's): passages inserted
+    with the same thread are consecutive parts of one whole (the turns of one
+    imported conversation, in order) and are also found by their neighbours'
+    words; a passage without one stands alone."""
 
     text: str
     tags: list[str] | None = None
     created_at: datetime | None = None
+    thread: str | None = None
 
 
 class PassageOut(Schema):
@@ -152,6 +156,7 @@ class PassageOut(Schema):
     tags: list[str]
     metadata: dict[str, Any]
     archive_id: str
+    thread: str = ""
     embedding: list[float] | None = None
     embedding_config: dict[str, Any] | None = None
     created_at: datetime
@@ -315,3 +320,67 @@ class ContextOut(Schema):
     messages: list[dict[str, Any]]
     # Ours: why the window is (or stays) full when compaction cannot help.
     warnings: list[str] = []
+
+
+# --- search across agents (Letta's /v1/*/search) ------------------------------------------------
+
+SearchMode = Literal["vector", "fts", "hybrid"]
+MessageRole = Literal["assistant", "user", "tool", "function", "system", "approval", "summary"]
+
+
+class MessageSearchIn(Schema):
+    """Letta's MessageSearchRequest (POST /v1/agents/messages/search)."""
+
+    query: str | None = None
+    search_mode: SearchMode = "hybrid"
+    roles: list[MessageRole] | None = None
+    agent_id: str | None = None
+    project_id: str | None = None
+    template_id: str | None = None
+    conversation_id: str | None = None
+    limit: int = Field(50, ge=1, le=100)
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+
+
+class SearchAllMessagesIn(Schema):
+    """Letta's SearchAllMessagesRequest (POST /v1/messages/search)."""
+
+    query: str
+    search_mode: SearchMode = "hybrid"
+    agent_id: str | None = None
+    conversation_id: str | None = None
+    limit: int = Field(50, ge=1, le=100)
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+
+
+class PassageSearchIn(Schema):
+    """Letta's PassageSearchRequest (POST /v1/passages/search)."""
+
+    query: str | None = None
+    agent_id: str | None = None
+    archive_id: str | None = None
+    tags: list[str] | None = None
+    tag_match_mode: Literal["any", "all"] = "any"
+    limit: int = Field(50, ge=1, le=100)
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+
+
+class MessageSearchResultOut(Schema):
+    """Letta's MessageSearchResult; `rrf_score` is ADE's relevance (in [0, 1])."""
+
+    embedded_text: str
+    message: dict[str, Any]
+    fts_rank: int | None = None
+    vector_rank: int | None = None
+    rrf_score: float
+
+
+class PassageSearchResultOut(Schema):
+    """Letta's PassageSearchResult; `score` is ADE's relevance (in [0, 1])."""
+
+    passage: PassageOut
+    score: float
+    metadata: dict[str, Any] = {}

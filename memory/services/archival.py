@@ -22,6 +22,7 @@ from memory.services.events import publish
 from memory.services.stores import store_for
 
 TAG_MAX = 100
+THREAD_MAX = 200
 TOP_K_MAX = 100
 
 
@@ -36,7 +37,7 @@ def _tags(tags: list[str] | None) -> list[str]:
     return clean
 
 
-def _in_utc(value: datetime | None, name: str) -> datetime | None:
+def as_utc(value: datetime | None, name: str) -> datetime | None:
     """Postgres refuses UTC offsets beyond 15:59 that Python accepts (a 500
     before); only the instant matters, so send it in UTC."""
     if value is None or value.tzinfo is None:
@@ -58,14 +59,24 @@ def system_mark_stale(agent: Agent) -> None:
 
 
 def passage_insert(
-    *, agent: Agent, text: str, tags: list[str] | None = None, created_at: datetime | None = None
+    *,
+    agent: Agent,
+    text: str,
+    tags: list[str] | None = None,
+    created_at: datetime | None = None,
+    thread: str | None = None,
 ) -> list[m.Passage]:
     """One passage for the whole text, as Letta stores it. Returns a list to
-    match Letta's response shape."""
+    match Letta's response shape. Passages given the same `thread` are the
+    consecutive parts of one whole (an imported conversation's turns, in
+    order): each is also found by its neighbours' words in the thread."""
     text = (text or "").replace("\x00", "")
     if not text.strip():
         raise InvalidInput("A passage needs non-empty text.")
-    created_at = _in_utc(created_at, "created_at")
+    thread = (thread or "").strip()
+    if len(thread) > THREAD_MAX:
+        raise InvalidInput(f"thread is longer than {THREAD_MAX} characters.")
+    created_at = as_utc(created_at, "created_at")
     if len(text) > settings.API_MAX_MESSAGE_CHARS:
         raise LimitExceeded(
             f"Passage text is {len(text)} characters, over the limit of "
@@ -73,7 +84,7 @@ def passage_insert(
         )
     try:
         passage_id = store_for(agent).backend.archival_insert(
-            agent.id, text, _tags(tags), created_at
+            agent.id, text, _tags(tags), created_at, thread=thread
         )
     except ProviderError as exc:
         raise InvalidInput(
@@ -111,7 +122,7 @@ def passage_search(
     tz = zone(agent.timezone or "UTC")
     start = start.replace(tzinfo=tz) if start and start.tzinfo is None else start
     end = end.replace(tzinfo=tz) if end and end.tzinfo is None else end
-    start, end = _in_utc(start, "start_datetime"), _in_utc(end, "end_datetime")
+    start, end = as_utc(start, "start_datetime"), as_utc(end, "end_datetime")
     if start and end and start > end:
         raise InvalidInput("start_datetime is after end_datetime.")
     try:

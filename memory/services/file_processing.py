@@ -17,7 +17,7 @@ from memory.files.parsing import ParseError, parse
 from memory.services.files import MAX_OPEN_FILES, file_window, files_changed
 from memory.services.jobs import JobError, job_progress
 from memory.services.providers import embedder_for
-from memory.store.search import TS_CONFIG
+from memory.store.search import TS_CONFIG, tsvector_sql
 from memory.store.search import vector_literal as vector_literal
 
 EMBED_BATCH = 64
@@ -54,11 +54,11 @@ def _insert_chunks(
         )
     with connection.cursor() as cursor:
         cursor.executemany(
-            """INSERT INTO sources_sourcepassage (id, source_id, file_id, organization_id, chunk_index, text,
+            f"""INSERT INTO sources_sourcepassage (id, source_id, file_id, organization_id, chunk_index, text,
                    embedding, embedding_dim, embedding_model, search_vector, created_at)
                VALUES (%(id)s, %(source)s, %(file)s, %(org)s, %(idx)s, %(text)s, %(vec)s::vector, %(dim)s,
-                   %(model)s, setweight(to_tsvector(%(cfg)s, %(text)s), 'A')
-                       || setweight(to_tsvector(%(cfg)s, %(name)s), 'D'), now())""",
+                   %(model)s, setweight({tsvector_sql("%(text)s")}, 'A')
+                       || setweight({tsvector_sql("%(name)s")}, 'D'), now())""",
             rows,
         )
 

@@ -7,12 +7,27 @@ and ../shared/reference/platform-notes.md):
 - Full-text with OR semantics, ranked per query word with BM25's idf: a word
   few passages contain counts for more than one most of them contain.
   plainto_tsquery's AND finds the evidence a fraction as often.
-- Each passage is indexed together with its neighbours (in insertion order):
-  its own text (with its date) at weight A, the previous passage at B, the
-  next at C, the ones two away at D. The answer to a question often uses the
-  words of the neighbouring turn; this is the biggest single lever.
-- With an embedding model, pgvector cosine similarity is fused with the
-  lexical score by a min-max normalised weighted sum (RRF did worse here).
+- Words are cut by the database functions `ade_search_text` (documents) and
+  `ade_search_query` (queries), memory/migrations/0006_search_text: Latin
+  script goes to the English configuration (stemmed), Chinese, Japanese and
+  Korean runs become characters and character pairs, so they are found by
+  their words with no dictionary and no embedding model.
+- A passage that is one of consecutive parts of a whole (a recall message in
+  the agent's conversation; an archival passage with a `thread`: the turns of
+  one imported conversation) is indexed together with its neighbours in that
+  whole: its own text (with its date) at weight A, the previous part at B,
+  the next at C, the ones two away at D. The answer to a question often uses
+  the words of the neighbouring turn; this is the biggest single lever. A
+  passage without a thread (a fact the agent saved) has no neighbours: facts
+  saved one after another are unrelated, and must not find each other.
+- Scores are absolute, in [0, 1]: the lexical score is the idf-weighted share
+  of the query's words the passage holds (a word mentioned once in the
+  passage's own text counts 0.61, more mentions up to 1.0, a word only the
+  neighbour before holds 0.30), so 0.3 means the same whatever the query.
+- With an embedding model, pgvector cosine similarity (negative taken as 0) is
+  added to the lexical score by a fixed weighted sum. (A min-max normalised
+  sum ranked a little better than RRF on LoCoMo, but made the top result 1.0
+  for any query, however poor its match.)
 
 How it stays fast: an agent with a small archive is searched by an exact scan
 of its own rows (a btree on the archive finds them; HNSW with a WHERE filter
@@ -45,6 +60,10 @@ from memory.types import MessageKind
 log = logging.getLogger(__name__)
 
 TS_CONFIG = "english"
+# The SQL functions that cut text into the words the index and a query hold
+# (memory/migrations/0006_search_text).
+DOC_TEXT = "ade_search_text"
+QUERY_TEXT = "ade_search_query"
 # ts_rank's weights, in Postgres' order {D, C, B, A}.
 RANK_WEIGHTS = "{0.3,0.5,0.5,1.0}"
 # ts_rank's length normalisation (0: none; 1: divide by 1 + log(length)).
@@ -90,29 +109,24 @@ CANDIDATES = 50
 LEXICAL_WEIGHT = 0.5
 
 
+def tsvector_sql(expr: str, cfg: str = "%(cfg)s") -> str:
+    """The search vector of a text expression, CJK runs cut into characters and pairs."""
+    return f"to_tsvector({cfg}, {DOC_TEXT}({expr}))"
+
+
 def _date_sql(column: str) -> str:
     return f"to_char({column} AT TIME ZONE 'UTC', 'FMDD FMMonth YYYY')" if INDEX_DATES else "''"
-
-
-def _minmax(scores: dict[str, float]) -> dict[str, float]:
-    if not scores:
-        return {}
-    lo, hi = min(scores.values()), max(scores.values())
-    if hi - lo < 1e-12:
-        return {k: 1.0 for k in scores}
-    return {k: (v - lo) / (hi - lo) for k, v in scores.items()}
 
 
 def fuse(
     lexical: dict[str, float], semantic: dict[str, float], lexical_weight: float = LEXICAL_WEIGHT
 ) -> dict[str, float]:
-    """Min-max normalise each list, then a weighted sum; a list that is empty
-    leaves the other's scores as they were."""
+    """A weighted sum of the lexical score and the cosine similarity (both in
+    [0, 1], the same weights for every query); without semantic scores (no
+    embedding model) the lexical ones stand as they are."""
     if not semantic:
         return lexical
-    if not lexical:
-        return semantic
-    lex, sem = _minmax(lexical), _minmax(semantic)
+    lex, sem = lexical, {k: max(v, 0.0) for k, v in semantic.items()}
     w = lexical_weight
     return {k: w * lex.get(k, 0.0) + (1 - w) * sem.get(k, 0.0) for k in set(lex) | set(sem)}
 
@@ -126,11 +140,13 @@ _GAP_OK = (
 
 
 def _passage_vector_sql(own: str, b1: str, a1: str, b2: str, a2: str) -> str:
+    b1, a1, b2, a2 = (f"coalesce({x}, '')" for x in (b1, a1, b2, a2))
+    two_away = f"{b2} || ' ' || {a2}"
     return (
-        f"setweight(to_tsvector(%(cfg)s, {own}), 'A')"
-        f" || setweight(to_tsvector(%(cfg)s, coalesce({b1}, '')), 'B')"
-        f" || setweight(to_tsvector(%(cfg)s, coalesce({a1}, '')), 'C')"
-        f" || setweight(to_tsvector(%(cfg)s, coalesce({b2}, '') || ' ' || coalesce({a2}, '')), 'D')"
+        f"setweight({tsvector_sql(own)}, 'A')"
+        f" || setweight({tsvector_sql(b1)}, 'B')"
+        f" || setweight({tsvector_sql(a1)}, 'C')"
+        f" || setweight({tsvector_sql(two_away)}, 'D')"
     )
 
 
@@ -139,12 +155,13 @@ def _neighbours(direction: Literal["before", "after"], count: int) -> str:
     return f"""LEFT JOIN LATERAL (
         SELECT array_agg(q.text ORDER BY q.sequence_id {order}) AS texts FROM (
             SELECT q.text, q.sequence_id, q.created_at FROM memory_passage q
-            WHERE q.archive_id = t.archive_id AND q.sequence_id {op} t.sequence_id
+            WHERE q.archive_id = t.archive_id AND q.thread = t.thread AND t.thread <> ''
+                  AND q.sequence_id {op} t.sequence_id
             ORDER BY q.sequence_id {order} LIMIT {count}) q
         WHERE {_GAP_OK}) {direction[0]} ON true"""
 
 
-def _params() -> dict[str, Any]:
+def index_params() -> dict[str, Any]:
     return {"cfg": TS_CONFIG, "gap": NEIGHBOUR_GAP}
 
 
@@ -173,7 +190,7 @@ def index_passages(passage_ids: Sequence[str]) -> None:
                     {after}
                     WHERE t.id = ANY(%(ids)s)) x
                 WHERE p.id = x.id""",
-            {**_params(), "ids": list(passage_ids)},
+            {**index_params(), "ids": list(passage_ids)},
         )
 
 
@@ -182,8 +199,8 @@ def index_archives(archive_ids: Sequence[str]) -> None:
 
     def near(fn: str, k: int) -> str:
         return (
-            f"CASE WHEN %(gap)s::interval IS NULL OR abs(extract(epoch FROM "
-            f"{fn}(created_at, {k}) OVER w - created_at)) <= extract(epoch FROM %(gap)s::interval) "
+            f"CASE WHEN thread <> '' AND (%(gap)s::interval IS NULL OR abs(extract(epoch FROM "
+            f"{fn}(created_at, {k}) OVER w - created_at)) <= extract(epoch FROM %(gap)s::interval)) "
             f"THEN {fn}(text, {k}) OVER w END"
         )
 
@@ -196,9 +213,9 @@ def index_archives(archive_ids: Sequence[str]) -> None:
         cursor.execute(
             f"""UPDATE memory_passage p SET search_vector = x.v FROM (
                     SELECT id, {vector} AS v FROM memory_passage WHERE archive_id = ANY(%(archives)s)
-                    WINDOW w AS (PARTITION BY archive_id ORDER BY sequence_id)) x
+                    WINDOW w AS (PARTITION BY archive_id, thread ORDER BY sequence_id)) x
                 WHERE p.id = x.id""",
-            {**_params(), "archives": list(archive_ids)},
+            {**index_params(), "archives": list(archive_ids)},
         )
 
 
@@ -217,10 +234,12 @@ def message_vector_expression(text: str, created_at: Any, previous: list[str]) -
         TS_CONFIG,
         before2,
     ]
+    cfg = "%s::regconfig"
+    own = date + " || ' ' || %s"
     return RawSQL(
-        f"setweight(to_tsvector(%s::regconfig, {date} || ' ' || %s), 'A')"
-        " || setweight(to_tsvector(%s::regconfig, %s), 'B')"
-        " || setweight(to_tsvector(%s::regconfig, %s), 'D')",
+        f"setweight({tsvector_sql(own, cfg)}, 'A')"
+        f" || setweight({tsvector_sql('%s', cfg)}, 'B')"
+        f" || setweight({tsvector_sql('%s', cfg)}, 'D')",
         params,
         output_field=SearchVectorField(),
     )
@@ -235,17 +254,24 @@ def index_messages(agent_id: str, items: Sequence[tuple[str, str]]) -> None:
     if not items:
         return
     new_ids = [i for i, _ in items]
-    rows = (
+    rows = list(
         m.Message.objects.filter(agent_id=agent_id, search_vector__isnull=False)
         .exclude(pk__in=new_ids)
         .order_by("-sequence_id")[:2]
     )
-    texts = [searchable_text(message_from_row(r)) for r in reversed(list(rows))]
+    write_message_vectors(items, [searchable_text(message_from_row(r)) for r in reversed(rows)])
+
+
+def write_message_vectors(items: Sequence[tuple[str, str]], before: Sequence[str]) -> None:
+    """Write the search vectors of messages given as (id, searchable text) in
+    order, `before` being the searchable texts of the messages just before the
+    first one."""
+    texts = list(before)
     rows = []
     for message_id, text in items:
         rows.append(
             {
-                **_params(),
+                **index_params(),
                 "id": message_id,
                 "own": text,
                 "b": texts[-1] if texts else "",
@@ -253,12 +279,13 @@ def index_messages(agent_id: str, items: Sequence[tuple[str, str]]) -> None:
             }
         )
         texts.append(text)
+    own = f"{_date_sql('t.created_at')} || ' ' || %(own)s"
     with connection.cursor() as cursor:
         cursor.executemany(
             f"""UPDATE memory_message t SET search_vector =
-                    setweight(to_tsvector(%(cfg)s, {_date_sql("t.created_at")} || ' ' || %(own)s), 'A')
-                    || setweight(to_tsvector(%(cfg)s, %(b)s), 'B')
-                    || setweight(to_tsvector(%(cfg)s, %(d)s), 'D')
+                    setweight({tsvector_sql(own)}, 'A')
+                    || setweight({tsvector_sql("%(b)s")}, 'B')
+                    || setweight({tsvector_sql("%(d)s")}, 'D')
                 WHERE t.id = %(id)s""",
             rows,
         )
@@ -273,27 +300,31 @@ def passage_insert(
     vector: Sequence[float] | None = None,
     embedding_model: str = "",
     metadata: dict[str, Any] | None = None,
+    thread: str = "",
 ) -> str:
     """Insert one passage with its search vector computed in the same statement
     (one row version: every later UPDATE would also re-insert the row into the
-    HNSW index), then give the passages before it their new later neighbour."""
+    HNSW index), then give the passages before it in its thread their new later
+    neighbour. A passage without a thread is indexed with its own words only."""
     passage_id = ids.passage_id()
     own = f"{_date_sql('%(created)s::timestamptz')} || ' ' || %(text)s"
     vector_sql = _passage_vector_sql(own, "b.texts[1]", "NULL", "b.texts[2]", "NULL")
     with connection.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO memory_passage (id, archive_id, organization_id, text, tags, metadata, embedding,
-                                            embedding_dim, embedding_model, created_at, updated_at, search_vector)
+                                            embedding_dim, embedding_model, created_at, updated_at, thread,
+                                            search_vector)
                 SELECT %(id)s, %(archive)s, %(org)s, %(text)s, %(tags)s::varchar[], %(meta)s::jsonb,
-                       %(vec)s::vector, %(dim)s, %(model)s, %(created)s, now(), {vector_sql}
+                       %(vec)s::vector, %(dim)s, %(model)s, %(created)s, now(), %(thread)s, {vector_sql}
                 FROM (SELECT array_agg(q.text ORDER BY q.sequence_id DESC) AS texts FROM (
                           SELECT q.text, q.sequence_id, q.created_at FROM memory_passage q
-                          WHERE q.archive_id = %(archive)s ORDER BY q.sequence_id DESC
+                          WHERE q.archive_id = %(archive)s AND q.thread = %(thread)s AND %(thread)s <> ''
+                          ORDER BY q.sequence_id DESC
                           LIMIT {int(NEIGHBOURS_BEFORE)}) q
                       WHERE %(gap)s::interval IS NULL OR abs(extract(epoch FROM q.created_at - %(created)s))
                             <= extract(epoch FROM %(gap)s::interval)) b""",
             {
-                **_params(),
+                **index_params(),
                 "id": passage_id,
                 "archive": archive.id,
                 "org": archive.organization_id,
@@ -304,11 +335,12 @@ def passage_insert(
                 "dim": len(vector) if vector else None,
                 "model": embedding_model if vector else "",
                 "created": created_at or datetime.now(UTC),
+                "thread": thread,
             },
         )
-    if NEIGHBOURS_AFTER:
+    if NEIGHBOURS_AFTER and thread:
         previous = list(
-            m.Passage.objects.filter(archive=archive)
+            m.Passage.objects.filter(archive=archive, thread=thread)
             .exclude(pk=passage_id)
             .order_by("-sequence_id")
             .values_list("id", flat=True)[:NEIGHBOURS_AFTER]
@@ -321,10 +353,12 @@ def passage_insert(
 
 
 def query_lexemes(query: str) -> list[str]:
-    """The query's words as the index stores them (stemmed, stop-words out)."""
+    """The query's words as the index stores them (stemmed, stop-words out; CJK
+    runs as character pairs)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT array_agg(DISTINCT lexeme ORDER BY lexeme) FROM unnest(to_tsvector(%s, %s))",
+            "SELECT array_agg(DISTINCT lexeme ORDER BY lexeme) "
+            f"FROM unnest(to_tsvector(%s, {QUERY_TEXT}(%s)))",
             [TS_CONFIG, query],
         )
         return list(cursor.fetchone()[0] or [])
@@ -395,8 +429,11 @@ def lexical_scores(
 ) -> dict[str, float]:
     """id → score for rows of `table` (aliased t) matching `where`: the sum over
     the query's words of idf(word) × ts_rank(row, word), over the rows that
-    contain any of them. A `large` scope is ranked by its rarest words alone
-    (_large_lexical_scores)."""
+    contain any of them, divided by the sum of the words' idf: the share of the
+    query, weighted by rarity, that the row holds, in [0, 1] (ts_rank of one
+    word is 0.61 for one mention in the row's own text, towards 1.0 for many,
+    0.30 for one in the neighbour before it). A `large` scope is ranked by its
+    rarest words alone (_large_lexical_scores)."""
     lexemes = query_lexemes(query)
     if not lexemes:
         return {}
@@ -413,8 +450,9 @@ def lexical_scores(
         idf AS MATERIALIZED (
             SELECT ql.lq, ln(1 + (greatest(n.n - d.df, 0) + 0.5) / (d.df + 0.5)) AS w
             FROM ql CROSS JOIN n CROSS JOIN LATERAL (
-                SELECT count(*)::float8 AS df FROM hits WHERE hits.v @@ ql.lq) d)
-        SELECT s.id, s.score FROM (
+                SELECT count(*)::float8 AS df FROM hits WHERE hits.v @@ ql.lq) d),
+        total AS (SELECT sum(idf.w) AS w FROM idf)
+        SELECT s.id, s.score / nullif(total.w, 0) FROM total, (
             SELECT h.id, (SELECT sum(idf.w * ts_rank(%(weights)s::float4[], h.v, idf.lq, %(norm)s))
                           FROM idf WHERE h.v @@ idf.lq) AS score
             FROM hits h) s
@@ -440,7 +478,8 @@ def _large_lexical_scores(
 ) -> dict[str, float]:
     """Full-text for a huge scope: rows are selected and ranked by the query's
     rarest words only (their rarity is what idf would reward), one ts_rank per
-    row, at most LARGE_MATCH_CAP rows looked at."""
+    row, at most LARGE_MATCH_CAP rows looked at (ts_rank of an OR query is the
+    mean over its words, so also in [0, 1])."""
     match = _prune(lexemes, table_lexeme_stats(table), LARGE_MATCH_BUDGET)
     sql = f"""
         WITH oq AS (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS q
@@ -547,17 +586,23 @@ class Scope:
 
 
 def passage_scope(
-    agent_id: str,
+    agent_id: str | None,
     *,
+    archive_ids: Sequence[str] | None = None,
     tags: list[str] | None = None,
     tag_match_mode: Literal["any", "all"] = "any",
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> Scope:
-    clauses = [
-        "t.archive_id IN (SELECT archive_id FROM memory_archive_agents WHERE agent_id = %(agent)s)"
-    ]
-    params: dict[str, Any] = {"agent": agent_id}
+    """The passages of an agent's archives, or of `archive_ids` (without an agent)."""
+    if agent_id is None:
+        clauses = ["t.archive_id = ANY(%(archives)s)"]
+        params: dict[str, Any] = {"archives": list(archive_ids or [])}
+    else:
+        clauses = [
+            "t.archive_id IN (SELECT archive_id FROM memory_archive_agents WHERE agent_id = %(agent)s)"
+        ]
+        params = {"agent": agent_id}
     if tags:
         clauses.append(
             "t.tags @> %(tags)s::varchar[]"
@@ -648,8 +693,15 @@ class PostgresMemoryBackend:
 
     @transaction.atomic
     def archival_insert(
-        self, agent_id: str, text: str, tags: list[str], created_at: datetime | None = None
+        self,
+        agent_id: str,
+        text: str,
+        tags: list[str],
+        created_at: datetime | None = None,
+        thread: str = "",
     ) -> str:
+        """`thread` names the whole this passage is a consecutive part of (see
+        passage_insert); the agent's own facts have none."""
         archive = self._archive_for(agent_id)
         vector = self.embed([text])[0] if self.embed else None
         return passage_insert(
@@ -659,6 +711,7 @@ class PostgresMemoryBackend:
             created_at=created_at,
             vector=vector,
             embedding_model=self.embedding_model,
+            thread=thread,
         )
 
     def archival_search(
@@ -675,9 +728,14 @@ class PostgresMemoryBackend:
         scope = passage_scope(
             agent_id, tags=tags, tag_match_mode=tag_match_mode, start=start, end=end
         )
+        return self._passages(self.passage_hits(scope, query, top_k))
+
+    def passage_hits(self, scope: Scope, query: str, top_k: int) -> list[tuple[str, float]]:
+        """(passage id, relevance) of the best `top_k` passages in `scope`, best
+        first; the newest when the query is empty."""
         query = (query or "").strip()
         if not query:
-            return self._passages(self._newest(scope, top_k))
+            return self._newest(scope, top_k)
         candidates = max(self.CANDIDATES, top_k)
         # Bounded counts decide: an exact scan of a small scope; pruned full-text
         # and the ANN index for a large one.
@@ -701,8 +759,7 @@ class PostgresMemoryBackend:
                 limit=candidates,
             )
         ranked = fuse(lexical, semantic, self.LEXICAL_WEIGHT)
-        top = sorted(ranked.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
-        return self._passages(top)
+        return sorted(ranked.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
 
     @staticmethod
     def _ann_worthy(dense: Scope, dim: int) -> bool:
@@ -752,14 +809,45 @@ class PostgresMemoryBackend:
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> list[dict[str, Any]]:
+        order = self.message_hits([agent_id], query, roles=roles, limit=limit, start=start, end=end)
+        rows = {r.id: r for r in m.Message.objects.filter(pk__in=[i for i, _ in order])}
+        results = []
+        for mid, score in order:
+            row = rows.get(mid)
+            if row is None:
+                continue
+            results.append(
+                {
+                    "id": mid,
+                    "role": row.role,
+                    "content": message_search_text(row),
+                    "timestamp": row.created_at,
+                    "relevance": round(score, 4),
+                }
+            )
+        return results
+
+    def message_hits(
+        self,
+        agent_ids: Sequence[str],
+        query: str | None,
+        *,
+        roles: list[str] | None,
+        limit: int = 10,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[tuple[str, float]]:
+        """(message id, relevance) of the best `limit` messages of these agents'
+        conversations, best first; the newest when the query is empty. Dense
+        scores come from this backend's embedder (one agent's)."""
         clauses = [
-            "t.agent_id = %(agent)s",
+            "t.agent_id = ANY(%(agents)s)",
             "(t.kind = %(user_kind)s OR t.role = 'assistant' OR t.role = 'tool')",
             # Searching must not find the search itself.
             "NOT (t.role = 'assistant' AND t.content @> %(self_call)s::jsonb)",
         ]
         params: dict[str, Any] = {
-            "agent": agent_id,
+            "agents": list(agent_ids),
             "user_kind": MessageKind.USER.value,
             "self_call": '[{"name": "conversation_search"}]',
         }
@@ -808,24 +896,13 @@ class PostgresMemoryBackend:
                     {**params, "limit": limit},
                 )
                 order = [(row[0], 0.0) for row in cursor.fetchall()]
-        rows = {r.id: r for r in m.Message.objects.filter(pk__in=[i for i, _ in order])}
-        results = []
-        for mid, score in order:
-            row = rows.get(mid)
-            if row is None:
-                continue
-            message = message_from_row(row)
-            content = searchable_text(message) or " ".join(p.content for p in message.tool_returns)
-            results.append(
-                {
-                    "id": mid,
-                    "role": row.role,
-                    "content": content,
-                    "timestamp": row.created_at,
-                    "relevance": round(score, 4),
-                }
-            )
-        return results
+        return order
+
+
+def message_search_text(row: m.Message) -> str:
+    """What a search shows of a message: its searchable words, or a tool's result."""
+    message = message_from_row(row)
+    return searchable_text(message) or " ".join(p.content for p in message.tool_returns)
 
 
 def _like_escape(text: str) -> str:
