@@ -107,8 +107,15 @@ def agent_import(request):
 
 @login_required
 def agent_export(request, agent_id):
+    """The Agent File download. The export dialog sends the parts ticked
+    (`part`, with `chosen` so that none ticked means none); a plain link gets
+    every part."""
     agent = agent_or_404(request.user, agent_id)
-    document = agentfile_export.agent_export(agent=agent)
+    if request.GET.get("chosen"):
+        parts = frozenset(request.GET.getlist("part")) & agentfile_export.DEFAULT_PARTS
+    else:
+        parts = agentfile_export.DEFAULT_PARTS
+    document = agentfile_export.agent_export(agent=agent, parts=parts)
     response = JsonResponse(document, json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="{slugify(agent.name) or agent.id}.af"'
     return response
