@@ -162,6 +162,30 @@
     if (evt.target.matches && evt.target.matches("input[data-autosubmit]")) evt.target.form.submit();
   });
 
+  // Export asks which parts go into the Agent File; the link alone exports them all.
+  document.addEventListener("click", function (evt) {
+    var dialog = document.getElementById("export-dialog");
+    if (!dialog || !evt.target.closest) return;
+    var link = evt.target.closest("a[data-export]");
+    if (link) {
+      evt.preventDefault();
+      var form = dialog.querySelector("form");
+      form.reset();
+      form.action = link.href;
+      dialog.querySelector("[data-export-name]").textContent = link.dataset.export;
+      dialog.showModal();
+    } else if (evt.target.closest("[data-export-cancel]")) {
+      dialog.close();
+    }
+  });
+  document.addEventListener("submit", function (evt) {
+    // The download leaves the page where it is: close the dialog behind it.
+    if (evt.target.matches && evt.target.matches("form[data-export-form]")) {
+      var dialog = evt.target.closest("dialog");
+      setTimeout(function () { dialog.close(); }, 0);
+    }
+  });
+
   // Tabs: the left pane switches locally; the right pane's tabs load panels with htmx.
   document.addEventListener("click", function (evt) {
     var button = evt.target.closest && evt.target.closest("[data-local-tabs] button[data-show]");

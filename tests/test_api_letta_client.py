@@ -2,6 +2,8 @@
 Letta user's existing code makes work unchanged. The agent's model is the
 fake LLM server, so every turn is scripted."""
 
+import json
+
 import pytest
 
 from tests.api_helpers import *  # noqa: F403 - fixtures
@@ -198,6 +200,20 @@ def test_the_client_exports_and_imports_an_agent_file(letta, agent, fake_llm):
     assert copy.name == "Sam_copy" and {b.label for b in copy.blocks} == {"human", "persona"}
     texts = [m.content for m in letta.agents.messages.list(copy.id, order="asc")]
     assert texts == ["I am Alice", "Remember me."]
+
+
+def test_the_client_carries_archival_memory_through_an_agent_file(letta, agent):
+    letta.agents.passages.create(agent.id, text="The heron nests by the pond.", tags=["birds"])
+    exported = letta.agents.export_file(agent.id, scrub_messages=True)
+    again = letta.agents.export_file(agent.id, extra_query={"exclude": "passages"})
+    assert json.loads(again)["ade"]["archives"] == []
+    first = letta.agents.import_file(file=("sam.af", exported.encode(), "application/json"))
+    second = letta.agents.import_file(file=("sam.af", exported.encode(), "application/json"))
+    names = [letta.agents.retrieve(i.agent_ids[0]).name for i in (first, second)]
+    assert names == ["Sam_copy", "Sam_copy_2"]
+    passages = letta.agents.passages.list(first.agent_ids[0])
+    assert [(p.text, p.tags) for p in passages] == [("The heron nests by the pond.", ["birds"])]
+    assert list(letta.agents.messages.list(first.agent_ids[0])) == []
 
 
 def test_a_bad_key_is_refused_by_the_client(live_server, secrets):

@@ -179,6 +179,26 @@ def test_export_then_import_round_trips_an_agent_file(agent, alice, as_alice):
     assert {b.label for b in imported.blocks.all()} == {"human", "persona"}
 
 
+def test_the_export_dialog_downloads_only_the_parts_ticked(agent, as_alice):
+    from memory.services.archival import passage_insert
+
+    passage_insert(agent=agent, text="The heron nests by the pond.", tags=["birds"])
+    page = as_alice.get(reverse("home")).text
+    assert 'id="export-dialog"' in page and 'data-export="Sam"' in page
+    url = reverse("agent-export", args=[agent.id])
+    everything = json.loads(as_alice.get(url).content)
+    assert [p["text"] for p in everything["ade"]["archives"][0]["passages"]] == [
+        "The heron nests by the pond."
+    ]
+    ticked = as_alice.get(url, {"chosen": "1", "part": ["messages", "folders", "tools"]})
+    document = json.loads(ticked.content)
+    assert document["ade"]["archives"] == [] and document["metadata"]["parts"] == (
+        "folders,messages,tools"
+    )
+    nothing = json.loads(as_alice.get(url, {"chosen": "1"}).content)
+    assert nothing["metadata"]["parts"] == "" and nothing["agents"][0]["messages"] == []
+
+
 def test_importing_a_file_that_is_not_json_says_so(as_alice):
     from django.core.files.uploadedfile import SimpleUploadedFile
 

@@ -8,7 +8,7 @@ import json
 from typing import Any, Literal
 
 from django.db.models import Q
-from ninja import File, Form, Query, Router, Schema
+from ninja import File, Form, Header, Query, Router, Schema
 from ninja.files import UploadedFile
 
 from agents.api import schemas as s
@@ -21,7 +21,8 @@ from agents.selectors import (
     tool_get_for_user,
     tools_visible_to,
 )
-from agents.services.agentfile import agent_export, agent_import
+from agents.services.agentfile_export import agent_export, export_parts
+from agents.services.agentfile_import import agent_import
 from agents.services.letta_config import endpoint_type
 from agents.services.lifecycle import agent_create, agent_delete, agent_update
 from agents.services.tools import (
@@ -137,27 +138,37 @@ def import_agent(
     embedding: Form[str | None] = None,
     override_embedding_handle: Form[str | None] = None,
     env_vars_json: Form[str | None] = None,
+    secrets: Form[str | None] = None,
+    x_override_embedding_model: str | None = Header(None, alias="x-override-embedding-model"),
 ):
-    """Import an Agent File (.af, multipart field `file`)."""
+    """Import an Agent File (.af, multipart field `file`), Letta's or ours: its
+    agents with their blocks, tools, messages, folders and archival memory.
+    A name taken from the file gets "_copy" (append_copy_suffix) and then
+    "_2", "_3", ... so repeated imports never share a name. Files are
+    chunked and embedded, and passages embedded, in the background:
+    `job_ids` lists those jobs (GET /v1/jobs/{id})."""
     try:
         document = json.loads(file.read().decode("utf-8"))
-        env_vars = json.loads(env_vars_json) if env_vars_json else None
+        env_json = secrets or env_vars_json
+        env_vars = json.loads(env_json) if env_json else None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"The agent file (or env_vars_json) is not valid JSON: {exc}.") from None
+        raise InvalidInput(
+            f"The agent file (or secrets / env_vars_json) is not valid JSON: {exc}."
+        ) from None
     if env_vars is not None and not isinstance(env_vars, dict):
-        raise InvalidInput("env_vars_json must be a JSON object of names to values.")
-    agents = agent_import(
+        raise InvalidInput("secrets / env_vars_json must be a JSON object of names to values.")
+    imported = agent_import(
         user=request.auth,
         document=document,
         strip_messages=strip_messages,
         name=override_name or name,
         append_copy_suffix=append_copy_suffix,
         model=override_model_handle or model,
-        embedding=override_embedding_handle or embedding,
+        embedding=x_override_embedding_model or override_embedding_handle or embedding,
         env_vars=env_vars,
         override_existing_tools=override_existing_tools,
     )
-    return {"agent_ids": [a.id for a in agents]}
+    return {"agent_ids": [a.id for a in imported.agents], "job_ids": imported.job_ids}
 
 
 @router.get("/agents/{agent_id}", response=s.AgentOut, tags=["agents"])
@@ -182,15 +193,43 @@ def delete_agent(request, agent_id: str):
     return {"message": f"Agent id={agent_id} successfully deleted"}
 
 
+class ExportParams(Schema):
+    include: list[str] = []
+    exclude: list[str] = []
+    scrub_messages: bool = False
+    use_legacy_format: bool = False
+    conversation_id: str | None = None
+    max_steps: int | None = None  # deprecated in Letta and ignored there too
+
+
+def _export(request, agent_id: str, params: ExportParams) -> dict[str, Any]:
+    if params.use_legacy_format:
+        raise InvalidInput(
+            "The legacy v1 Agent File format is not supported; omit use_legacy_format."
+        )
+    if params.conversation_id:
+        raise InvalidInput("Agents here have one conversation; omit conversation_id.")
+    parts = export_parts(
+        include=params.include, exclude=params.exclude, scrub_messages=params.scrub_messages
+    )
+    return agent_export(agent=agent_for(request, agent_id), parts=parts)
+
+
 @router.get("/agents/{agent_id}/export", response=dict[str, Any], tags=["agents"])
-def export_agent(request, agent_id: str):
-    """The agent as an Agent File (.af) JSON document."""
-    return agent_export(agent=agent_for(request, agent_id))
+def export_agent(request, agent_id: str, params: Query[ExportParams]):
+    """The agent as an Agent File (.af) JSON document, in Letta's layout, with
+    its archival memory under "ade" (docs/agent-file.md). Every part is in by
+    default; leave parts out with `exclude=` (messages, passages, folders,
+    tools: custom tools' code) and add the passages' vectors with
+    `include=embeddings` (kept on import when the model matches). Names may
+    repeat the parameter or be comma-separated; scrub_messages=true is
+    exclude=messages."""
+    return _export(request, agent_id, params)
 
 
 @router.post("/agents/{agent_id}/export", response=dict[str, Any], tags=["agents"])
-def export_agent_post(request, agent_id: str):
-    return agent_export(agent=agent_for(request, agent_id))
+def export_agent_post(request, agent_id: str, params: Query[ExportParams]):
+    return _export(request, agent_id, params)
 
 
 # --- an agent's tools -------------------------------------------------------------------------

@@ -347,6 +347,7 @@ class AgentOut(Schema):
 
 class ImportOut(Schema):
     agent_ids: list[str]
+    job_ids: list[str] = []
 
 
 # --- models ---------------------------------------------------------------------------------

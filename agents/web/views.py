@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from agents.access import aagent_or_404, agent_or_404
 from agents.errors import DomainError
 from agents.selectors import tools_visible_to
-from agents.services import agentfile, lifecycle, tools
+from agents.services import agentfile, agentfile_export, agentfile_import, lifecycle, tools
 from agents.services.lifecycle import agent_create
 from agents.web.forms import AgentCreateForm, AgentSettingsForm, ToolRulesForm, ToolSourceForm
 from agents.web.pickers import picker
@@ -107,7 +107,7 @@ def agent_import(request):
     upload = request.FILES.get("file")
     try:
         data = json.loads(upload.read().decode("utf-8")) if upload else None
-        agent = agentfile.agent_import(user=request.user, document=data)[0]
+        agent = agentfile_import.agent_import(user=request.user, document=data).agents[0]
     except (ValueError, UnicodeDecodeError):
         messages.error(request, "That file is not an Agent File (.af JSON).")
     except DomainError as exc:
@@ -120,8 +120,16 @@ def agent_import(request):
 
 @login_required
 def agent_export(request, agent_id):
+    """The Agent File download. The export dialog sends the parts ticked
+    (`part`, with `chosen` so that none ticked means none); a plain link gets
+    every part."""
     agent = agent_or_404(request.user, agent_id)
-    response = JsonResponse(agentfile.agent_export(agent=agent), json_dumps_params={"indent": 2})
+    if request.GET.get("chosen"):
+        parts = frozenset(request.GET.getlist("part")) & agentfile_export.DEFAULT_PARTS
+    else:
+        parts = agentfile_export.DEFAULT_PARTS
+    document = agentfile_export.agent_export(agent=agent, parts=parts)
+    response = JsonResponse(document, json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="{slugify(agent.name) or agent.id}.af"'
     return response
 

@@ -6,12 +6,15 @@ so a passage added here is embedded and found exactly as one the agent wrote.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
+from agents import ids
 from agents.errors import InvalidInput, LimitExceeded, NotFound
 from agents.models import Agent
 from memory import models as m
@@ -19,7 +22,9 @@ from memory.llm.errors import ProviderError
 from memory.prompts import local_time, zone
 from memory.selectors import agent_passages
 from memory.services.events import publish
+from memory.services.reembed import reembed_queue
 from memory.services.stores import store_for
+from memory.store.search import index_archives, vector_literal
 
 TAG_MAX = 100
 THREAD_MAX = 200
@@ -93,6 +98,64 @@ def passage_insert(
     # The prompt shows archival counts and tags: its next turn recompiles it.
     system_mark_stale(agent)
     return [m.Passage.objects.get(pk=passage_id)]
+
+
+@dataclass
+class PassageIn:
+    """A passage brought in from elsewhere (an Agent File), with its vector
+    when it came with one from `embedding_model`."""
+
+    text: str
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    vector: list[float] | None = None
+    embedding_model: str = ""
+
+
+def passages_restore(*, agent: Agent, archive: m.Archive, passages: list[PassageIn]) -> Any:
+    """Load passages into `archive` (already attached to `agent`) in the given
+    order, keeping each one's tags, metadata and date. A vector is kept only
+    when it came from the agent's own embedding model; the others are
+    embedded in the background (re-embedding's job, with its progress).
+    Returns that job, or None when nothing needs embedding."""
+    rows = []
+    for passage in passages:
+        text = (passage.text or "").replace("\x00", "")
+        if not text.strip():
+            raise InvalidInput("A passage needs non-empty text.")
+        if len(text) > settings.API_MAX_MESSAGE_CHARS:
+            raise LimitExceeded(
+                f"A passage is {len(text)} characters, over the limit of "
+                f"{settings.API_MAX_MESSAGE_CHARS}."
+            )
+        keep = bool(passage.vector) and passage.embedding_model == (agent.embedding or None)
+        rows.append(
+            (
+                ids.passage_id(),
+                archive.id,
+                archive.organization_id,
+                text,
+                sorted(set(_tags(passage.tags))),
+                json.dumps(passage.metadata or {}),
+                vector_literal(passage.vector) if keep else None,
+                len(passage.vector) if keep else None,
+                passage.embedding_model if keep else "",
+                _in_utc(passage.created_at, "created_at") or datetime.now(UTC),
+            )
+        )
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO memory_passage (id, archive_id, organization_id, text, tags, metadata, "
+                "embedding, embedding_dim, embedding_model, created_at, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s::varchar[], %s::jsonb, %s::vector, %s, %s, %s, now())",
+                rows,
+            )
+        # One pass gives every passage its search vector with its neighbours.
+        index_archives([archive.id])
+        system_mark_stale(agent)
+    return reembed_queue(agent=agent)
 
 
 def passage_delete(*, agent: Agent, passage_id: str) -> None:

@@ -72,7 +72,13 @@ def file_process(job: Job) -> None:
         _undo(file)  # a job taken over from a worker that died starts over from nothing
         _status(file, "parsing", error_message="")
         job_progress(job, done=0, total=0)
-        text = parse(bytes(file.raw or b""), file.file_name, file.file_type)
+        raw = bytes(file.raw or b"")
+        # A file restored from an Agent File comes as its extracted text already.
+        text = (
+            raw.decode("utf-8")
+            if job.params.get("text")
+            else parse(raw, file.file_name, file.file_type)
+        )
         chunks = chunk_text(text, source.chunk_size)
         with transaction.atomic():
             FileContent.objects.update_or_create(file=file, defaults={"text": text})
@@ -88,8 +94,12 @@ def file_process(job: Job) -> None:
         with transaction.atomic():
             _status(file, "completed", raw=None)
             agent_ids = list(source.agents.values_list("id", flat=True))
+            views = job.params.get("views")
             for agent_id in agent_ids:
-                _open_for(agent_id, file, text)
+                if views is None:
+                    _open_for(agent_id, file, text)
+                else:
+                    _restore_view(agent_id, file, text, views.get(agent_id) or {})
             files_changed(agent_ids)
     except Exception as exc:
         _undo(file)
@@ -111,9 +121,21 @@ def file_abandon(job: Job, message: str) -> None:
         _status(file, "error", error_message=message[:2000])
 
 
-def _open_for(agent_id: str, file: SourceFile, text: str) -> None:
+def _restore_view(agent_id: str, file: SourceFile, text: str, view: dict[str, Any]) -> None:
+    """A restored file shows as the agent had it: open at its lines, or closed."""
+    if view.get("is_open"):
+        _open_for(agent_id, file, text, view.get("offset") or 0, view.get("length") or OPEN_LINES)
+    else:
+        FileAgent.objects.get_or_create(
+            agent_id=agent_id, file=file, defaults={"source_id": file.source_id}
+        )
+
+
+def _open_for(
+    agent_id: str, file: SourceFile, text: str, offset: int = 0, length: int = OPEN_LINES
+) -> None:
     """A new file opens in every attached agent's view, as in Letta."""
-    visible, start, _ = file_window(text, 0, OPEN_LINES)
+    visible, start, _ = file_window(text, offset, length)
     FileAgent.objects.update_or_create(
         agent_id=agent_id,
         file=file,
@@ -122,7 +144,7 @@ def _open_for(agent_id: str, file: SourceFile, text: str) -> None:
             "is_open": True,
             "visible_content": visible,
             "offset": start,
-            "length": OPEN_LINES,
+            "length": length,
             "last_accessed_at": datetime.now(UTC),
         },
     )

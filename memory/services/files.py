@@ -159,6 +159,47 @@ def file_upload(
     return file, job
 
 
+@transaction.atomic
+def file_restore(
+    *,
+    source: Source,
+    file_name: str,
+    text: str | None,
+    file_type: str = "",
+    original_file_name: str = "",
+    views: dict[str, dict[str, Any]] | None = None,
+) -> tuple[SourceFile, Job | None]:
+    """A file brought in with its extracted text (from an Agent File): it is
+    chunked and embedded like an upload, without parsing it again. `views`
+    (agent id -> is_open, offset, length) is how each agent had it open; once
+    processed it opens that way instead of opening everywhere. Without text
+    (exported before it was processed) it is kept in `error` to upload again."""
+    file_name = (file_name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:255]
+    if not file_name:
+        raise InvalidInput("A file needs a name.")
+    data = (text or "").replace("\x00", "").encode("utf-8")
+    if len(data) > MAX_FILE_BYTES:
+        raise InvalidInput(f"{file_name} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.")
+    Source.objects.select_for_update().filter(pk=source.pk).first()  # serialise name choice
+    file = SourceFile.objects.create(
+        source=source,
+        organization_id=source.organization_id,
+        file_name=_free_name(source, file_name),
+        original_file_name=(original_file_name or file_name)[:255],
+        file_type=(file_type or "text/plain")[:100],
+        file_size=len(data),
+        raw=data if text else None,
+        processing_status="pending" if text else "error",
+        error_message="" if text else "The agent file held no text for this file; upload it again.",
+    )
+    if not text:
+        return file, None
+    job = job_enqueue(
+        kind="file_process", file_id=file.id, params={"text": True, "views": views or {}}
+    )
+    return file, job
+
+
 def files_upload(*, source: Source, uploads: list[Any]) -> tuple[list[SourceFile], list[str]]:
     """Several uploads at once (Django UploadedFiles), each stored and queued on
     its own: one refused file (wrong type, empty, too large) does not stop the

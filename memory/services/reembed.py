@@ -75,6 +75,24 @@ def reembed_start(*, agent: Agent, embedding: str) -> Any:
     )
 
 
+def reembed_queue(*, agent: Agent) -> Any:
+    """Queue embedding the agent's passages that have no vector from its
+    current model (passages brought in without one); returns the job, or None
+    when there is nothing to do."""
+    if not agent.embedding:
+        return None
+    own, shared = _own_archives(agent)
+    total = _stale(own, agent.embedding).count()
+    if not total:
+        return None
+    return job_enqueue(
+        kind="reembed",
+        agent_id=agent.id,
+        total=total,
+        params={"embedding": agent.embedding, "shared_archives_skipped": shared},
+    )
+
+
 def reembed_if_changed(*, agent: Agent, embedding: str | None) -> Any:
     """Switch and re-embed only when the model really changes (clients often
     send the whole configuration back, unchanged), or when the last
