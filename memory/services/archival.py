@@ -141,7 +141,7 @@ def passages_restore(*, agent: Agent, archive: m.Archive, passages: list[Passage
                 vector_literal(passage.vector) if keep else None,
                 len(passage.vector) if keep else None,
                 passage.embedding_model if keep else "",
-                _in_utc(passage.created_at, "created_at") or datetime.now(UTC),
+                as_utc(passage.created_at, "created_at") or datetime.now(UTC),
             )
         )
     if rows:
