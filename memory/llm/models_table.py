@@ -85,6 +85,7 @@ EMBEDDING_DIMS: dict[str, int] = {
     "nomic-embed-text": 768,
     "all-minilm": 384,
     "all-minilm-l6-v2": 384,
+    "universal-sentence-encoder-multilingual": 512,
     "mxbai-embed-large": 1024,
     "bge-m3": 1024,
     "bge-large": 1024,
