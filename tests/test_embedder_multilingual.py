@@ -15,9 +15,13 @@ pytest.importorskip(
     ".venv/bin/pip install -r requirements-multilingual.lock",
 )
 
+from agents.models import Agent  # noqa: E402
 from agents.services.lifecycle import agent_create  # noqa: E402
+from memory import models as m  # noqa: E402
 from memory.llm.embeddings import LocalMultilingualEmbedder  # noqa: E402
 from memory.services.archival import passage_insert, passage_search  # noqa: E402
+from memory.services.jobs import run_pending  # noqa: E402
+from memory.services.reembed import reembed_start  # noqa: E402
 from tests.engine_helpers import fake_llm  # noqa: E402, F401
 
 HANDLE = "local/universal-sentence-encoder-multilingual"
@@ -79,3 +83,24 @@ def test_an_agent_finds_chinese_memories_with_an_english_question(alice, fake_ll
     found = passage_search(agent=agent, query="When is the meeting with the bank?", top_k=3)
 
     assert found[0]["content"] == CHINESE[1]
+
+
+@pytest.mark.django_db
+def test_switching_an_agent_to_the_model_re_embeds_what_it_saved_before(alice):
+    agent = agent_create(owner=alice, name="Sam", model="", include_base_tools=False)
+    for text in ENGLISH:
+        passage_insert(agent=agent, text=text)
+    assert passage_search(agent=agent, query="用户对什么过敏？", top_k=3) == []
+
+    reembed_start(agent=agent, embedding=HANDLE)
+    run_pending()
+    agent = Agent.objects.get(pk=agent.pk)
+
+    assert set(
+        m.Passage.objects.filter(archive__agents=agent).values_list(
+            "embedding_dim", "embedding_model"
+        )
+    ) == {(512, HANDLE)}
+    assert (
+        passage_search(agent=agent, query="用户对什么过敏？", top_k=3)[0]["content"] == ENGLISH[2]
+    )
