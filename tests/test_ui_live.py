@@ -28,11 +28,14 @@ def session_cookie(user) -> str:
     return client.cookies["sessionid"].value
 
 
-async def connect(agent_id: str, user=None):
+async def connect(agent_id: str, user=None, tab: str | None = None):
+    """A page's socket; `tab` is the right-hand tab the page shows (panels of
+    other tabs are not redrawn)."""
     headers = [(b"origin", b"http://localhost")]
     if user is not None:
         headers.append((b"cookie", f"sessionid={await session_cookie(user)}".encode()))
-    communicator = WebsocketCommunicator(application, f"/ws/agents/{agent_id}/", headers=headers)
+    path = f"/ws/agents/{agent_id}/" + (f"?tab={tab}" if tab else "")
+    communicator = WebsocketCommunicator(application, path, headers=headers)
     connected, code = await communicator.connect()
     return communicator, connected, code
 

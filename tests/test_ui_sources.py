@@ -244,7 +244,7 @@ async def test_processing_progress_is_pushed_to_the_agents_open_tabs(agent, alic
     folder = await database_sync_to_async(source_create_for_agent)(
         owner=alice, agent=agent, name="docs"
     )
-    communicator, connected, _ = await connect(agent.id, alice)
+    communicator, connected, _ = await connect(agent.id, alice, tab="files")
     assert connected
     text = "\n\n".join(f"Paragraph {i}: " + "words " * 120 for i in range(40)).encode()
     await database_sync_to_async(file_upload)(source=folder, file_name=EVIL, data=text)
