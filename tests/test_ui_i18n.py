@@ -103,7 +103,7 @@ def test_the_api_answers_in_english_whatever_the_client_asks(as_alice):
 
 
 def _po_entries(text: str) -> dict[str, str]:
-    """msgid (with msgctxt, and msgid_plural as gettext keys them) -> first msgstr."""
+    """msgid (with msgctxt, as gettext keys them) -> its (first) msgstr."""
     entries: dict[str, str] = {}
     for block in text.strip().split("\n\n"):
         fields: dict[str, str] = {}
@@ -121,6 +121,8 @@ def _po_entries(text: str) -> dict[str, str]:
                 fields[key] += ast.literal_eval(line)
         if not fields.get("msgid"):
             continue
+        if re.search(r"^#,.*\bfuzzy\b", block, re.M):
+            fields["msgstr"] = ""  # msgfmt leaves fuzzy entries out: untranslated
         msgid = fields["msgid"]
         if "msgctxt" in fields:
             msgid = f"{fields['msgctxt']}\x04{msgid}"
