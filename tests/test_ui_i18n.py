@@ -9,13 +9,27 @@ import gettext
 import re
 from pathlib import Path
 
+import pytest
 from django.conf import settings
+from django.template import Context, Template
 from django.urls import reverse
+from django.utils import translation
 
+from memory.web.consumers import _language
 from tests.ui_helpers import *  # noqa: F403 - fixtures
 from tests.ui_helpers import htmx
 
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-Hans"}
+
+
+@pytest.fixture(autouse=True)
+def english_afterwards():
+    """LocaleMiddleware leaves the last request's language active in the test
+    client's thread: later tests that render outside a request expect English."""
+    yield
+    translation.deactivate()
+
+
 CATALOGUE = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES"
 
 
@@ -145,10 +159,20 @@ def test_the_committed_mo_is_compiled_from_the_po():
 
 
 def test_live_updates_use_the_language_the_page_was_drawn_in():
-    from memory.web.consumers import _language
-
     assert _language({"headers": [(b"accept-language", b"zh-CN,zh;q=0.9")]}) == "zh-hans"
     assert _language({"headers": [], "cookies": {settings.LANGUAGE_COOKIE_NAME: "zh-hans"}}) == (
         "zh-hans"
     )
     assert _language({"headers": [(b"accept-language", b"fr")]}) == "en"
+
+
+def test_status_and_role_badges_are_translated():
+    badge = Template(
+        '{% load i18n %}{% translate s context "status" %}/{% translate r context "role" %}'
+    )
+    with translation.override("zh-hans"):
+        assert badge.render(Context({"s": "failed", "r": "assistant"})) == "失败/助手"
+        # A word not in the catalogue shows as it is.
+        assert badge.render(Context({"s": "odd", "r": ""})) == "odd/"
+    with translation.override("en"):
+        assert badge.render(Context({"s": "failed", "r": "assistant"})) == "failed/assistant"

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from agents.models import Agent, Tool, User
 from agents.selectors import agents_visible_to, tools_visible_to
@@ -29,6 +29,28 @@ from memory.web.transcript import chat_entry, row_to_payload
 CHAT_PAGE = 60
 PASSAGE_PAGE = 20
 RUNS_SHOWN = 40
+
+# The status and role words the panels show as badges: the templates translate
+# them with {% translate run.status context "status" %}; these lazy strings are
+# never used, they are here for makemessages.
+BADGE_WORDS = (
+    pgettext_lazy("status", "created"),
+    pgettext_lazy("status", "queued"),
+    pgettext_lazy("status", "pending"),
+    pgettext_lazy("status", "running"),
+    pgettext_lazy("status", "parsing"),
+    pgettext_lazy("status", "embedding"),
+    pgettext_lazy("status", "completed"),
+    pgettext_lazy("status", "success"),
+    pgettext_lazy("status", "failed"),
+    pgettext_lazy("status", "error"),
+    pgettext_lazy("status", "cancelled"),
+    pgettext_lazy("role", "system"),
+    pgettext_lazy("role", "user"),
+    pgettext_lazy("role", "assistant"),
+    pgettext_lazy("role", "tool"),
+    pgettext_lazy("role", "agent"),
+)
 
 SECTION_LABELS = {
     "system": gettext_lazy("System instructions"),
