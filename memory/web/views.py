@@ -155,7 +155,9 @@ async def approval_send(request, agent_id):
     agent = await aagent_or_404(user, agent_id)
     form = ApprovalForm(request.POST)
     if not form.is_valid():
-        return await _refused(request, "Say which tool call you are answering.", "#composer-error")
+        return await _refused(
+            request, _("Say which tool call you are answering."), "#composer-error"
+        )
     data = form.cleaned_data
     run = await sync_to_async(turn_prepare)(agent=agent, user=user, approval=True)
     decision = ApprovalDecision(
