@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from asgiref.sync import iscoroutinefunction
 from django.http import Http404, JsonResponse
+from django.utils import translation
 from django.utils.decorators import sync_and_async_middleware
 
 NUL_IN_PATH = "Not found: no id, label or name contains a NUL character."
@@ -67,5 +68,29 @@ def method_not_allowed_explained(get_response):
 
         def middleware(request):
             return _explain_405(request, get_response(request))
+
+    return middleware
+
+
+@sync_and_async_middleware
+def api_in_english(get_response):
+    """The /v1 API answers in English whatever the client's Accept-Language:
+    its messages are for programs and their logs (LocaleMiddleware, just
+    before this, picks the pages' language)."""
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request):
+            if request.path_info.startswith("/v1/"):
+                translation.activate("en")
+                request.LANGUAGE_CODE = "en"
+            return await get_response(request)
+
+    else:
+
+        def middleware(request):
+            if request.path_info.startswith("/v1/"):
+                translation.activate("en")
+                request.LANGUAGE_CODE = "en"
+            return get_response(request)
 
     return middleware

@@ -86,6 +86,10 @@ MIDDLEWARE = [
     "ade.middleware.nul_in_path",
     "ade.middleware.method_not_allowed_explained",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The pages speak the browser's language (Accept-Language) or the one
+    # picked with the header's switcher (a cookie); the /v1 API stays English.
+    "django.middleware.locale.LocaleMiddleware",
+    "ade.middleware.api_in_english",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -105,6 +109,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -128,7 +133,11 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
-USE_I18N = False
+USE_I18N = True
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+# The compiled catalogue (django.mo) is committed beside its .po: nothing to
+# compile at start-up, and tests/test_ui_i18n.py fails when the two disagree.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -172,6 +181,7 @@ if PATH_PREFIX:
     STATIC_URL = f"{PATH_PREFIX}/static/"
     SESSION_COOKIE_PATH = PATH_PREFIX + "/"
     CSRF_COOKIE_PATH = PATH_PREFIX + "/"
+    LANGUAGE_COOKIE_PATH = PATH_PREFIX + "/"
 
 # --- the product's own knobs ----------------------------------------------
 

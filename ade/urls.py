@@ -14,6 +14,7 @@ urlpatterns = [
     # Browsers ask for /favicon.ico whatever the page links to.
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("v1/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("agents.web.urls")),

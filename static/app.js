@@ -10,7 +10,9 @@
       var when = new Date(el.getAttribute("datetime"));
       if (isNaN(when)) return;
       var withDate = el.textContent.trim().length > 8;
-      el.textContent = withDate ? when.toLocaleString() : when.toLocaleTimeString();
+      // In the page's language (<html lang>, the one the server picked).
+      var lang = document.documentElement.lang || undefined;
+      el.textContent = withDate ? when.toLocaleString(lang) : when.toLocaleTimeString(lang);
       el.title = when.toString();
       el.dataset.localized = "1";
     });
@@ -75,7 +77,10 @@
       pending.classList.remove("pending");
       pending.classList.add("unsent");
       var meta = pending.querySelector(".meta");
-      if (meta) meta.textContent = "not sent: see the error below; your text is back in the box";
+      var composer = document.getElementById("composer");
+      var unsent = (composer && composer.getAttribute("data-label-unsent")) ||
+        "not sent: see the error below; your text is back in the box";
+      if (meta) meta.textContent = unsent;
       var box = document.querySelector("textarea[data-enter-submits]");
       var bubble = pending.querySelector(".bubble");
       if (box && bubble && !box.value.trim()) box.value = bubble.textContent;
@@ -109,7 +114,7 @@
   document.addEventListener("htmx:wsOpen", function (evt) {
     socket = evt.detail.socketWrapper;
     sayTab();
-    setLive("live", "Live");
+    setLive("live", labelOf("live", "Live"));
     opened += 1;
     var ws = document.getElementById("workspace");
     if (opened > 1 && ws) {
@@ -117,7 +122,12 @@
       htmx.ajax("GET", ws.dataset.contextUrl, { target: "#context-panel", swap: "outerHTML" });
     }
   });
-  document.addEventListener("htmx:wsClose", function () { setLive("down", "reconnecting…"); });
+  document.addEventListener("htmx:wsClose", function () { setLive("down", labelOf("down", "reconnecting…")); });
+  // The page carries these words in its own language (data-label-*).
+  function labelOf(state, fallback) {
+    var el = document.getElementById("live-state");
+    return (el && el.getAttribute("data-label-" + state)) || fallback;
+  }
   function setLive(state, text) {
     var el = document.getElementById("live-state");
     if (!el) return;
@@ -159,7 +169,7 @@
     if (question && !window.confirm(question)) evt.preventDefault();
   });
   document.addEventListener("change", function (evt) {
-    if (evt.target.matches && evt.target.matches("input[data-autosubmit]")) evt.target.form.submit();
+    if (evt.target.matches && evt.target.matches("input[data-autosubmit], select[data-autosubmit]")) evt.target.form.submit();
   });
 
   // Export asks which parts go into the Agent File; the link alone exports them all.

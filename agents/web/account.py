@@ -8,6 +8,8 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from agents.errors import DomainError
@@ -71,7 +73,9 @@ def key_revoke(request, key_id):
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Revoked the key {key.prefix}… {key.name}".strip() + ".")
+        messages.success(
+            request, _("Revoked the key %(key)s.") % {"key": f"{key.prefix}… {key.name}".strip()}
+        )
     return redirect("account")
 
 
@@ -90,7 +94,7 @@ def password_set(request):
             form.add_error(None, exc.message)
         else:
             update_session_auth_hash(request, request.user)  # stay logged in
-            messages.success(request, "Password changed.")
+            messages.success(request, _("Password changed."))
             return redirect("account")
     return _account(request, password_form=form, status=422)
 
@@ -105,7 +109,7 @@ def member_add(request):
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, f"Added {member.username} to the team.")
+            messages.success(request, _("Added %(name)s to the team.") % {"name": member.username})
             return redirect("account")
     return _account(request, member_form=form, status=422)
 
@@ -147,8 +151,14 @@ def provider_add(request):
             found = len(row.synced_models or [])
             messages.success(
                 request,
-                f"Added {row.name}: {found} model{'s' if found != 1 else ''} found. "
-                f"Pick them as {row.name}/<model> when you create an agent.",
+                ngettext(
+                    "Added %(name)s: %(count)d model found. "
+                    "Pick them as %(name)s/<model> when you create an agent.",
+                    "Added %(name)s: %(count)d models found. "
+                    "Pick them as %(name)s/<model> when you create an agent.",
+                    found,
+                )
+                % {"name": row.name, "count": found},
             )
             return redirect("providers")
     return _providers(request, form=form, status=422)
@@ -166,10 +176,10 @@ def _own_provider(request, provider_id):
 def provider_remove(request, provider_id):
     row = _own_provider(request, provider_id)
     if row is None:
-        messages.error(request, "No such provider in your team.")
+        messages.error(request, _("No such provider in your team."))
     else:
         provider_delete(provider=row)
-        messages.success(request, f"Removed {row.name}.")
+        messages.success(request, _("Removed %(name)s.") % {"name": row.name})
     return redirect("providers")
 
 
@@ -178,14 +188,22 @@ def provider_remove(request, provider_id):
 def provider_sync(request, provider_id):
     row = _own_provider(request, provider_id)
     if row is None:
-        messages.error(request, "No such provider in your team.")
+        messages.error(request, _("No such provider in your team."))
         return redirect("providers")
     try:
         row = provider_refresh(provider=row)
     except DomainError as exc:
         messages.error(request, exc.message)
     except ProviderError as exc:
-        messages.error(request, f"{row.name} did not answer: {exc.message}")
+        messages.error(
+            request,
+            _("%(name)s did not answer: %(error)s") % {"name": row.name, "error": exc.message},
+        )
     else:
-        messages.success(request, f"{row.name}: {len(row.synced_models or [])} models.")
+        count = len(row.synced_models or [])
+        messages.success(
+            request,
+            ngettext("%(name)s: %(count)d model.", "%(name)s: %(count)d models.", count)
+            % {"name": row.name, "count": count},
+        )
     return redirect("providers")

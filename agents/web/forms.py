@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from agents.models import AGENT_TYPES
 from agents.services.lifecycle import NAME_PATTERN_HELP
@@ -29,13 +30,13 @@ def split_tags(text: str) -> list[str]:
 def clean_agent_name(name: str) -> str:
     name = (name or "").strip()
     if name and (len(name) > 200 or not NAME_RE.fullmatch(name)):
-        raise forms.ValidationError(f"Use only {NAME_PATTERN_HELP}.")
+        raise forms.ValidationError(_("Use only %(allowed)s.") % {"allowed": NAME_PATTERN_HELP})
     return name
 
 
 class AgentCreateForm(forms.Form):
     name = forms.CharField(
-        max_length=200, required=False, help_text="Leave empty for a generated name."
+        max_length=200, required=False, help_text=_("Leave empty for a generated name.")
     )
     # Letta v1 (the API's default too): a plain answer ends the turn, so models
     # that are shaky at tool calling (small local ones) still answer.
@@ -45,13 +46,14 @@ class AgentCreateForm(forms.Form):
     model = forms.CharField(
         max_length=200,
         required=False,
-        help_text="The model that answers. Pick one, or type any handle as provider/model.",
+        help_text=_("The model that answers. Pick one, or type any handle as provider/model."),
     )
     embedding = forms.CharField(
         max_length=200,
         required=False,
-        help_text="Lets archival and recall search match by meaning; "
-        "without one they match by words.",
+        help_text=_(
+            "Lets archival and recall search match by meaning; without one they match by words."
+        ),
     )
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     persona = forms.CharField(
@@ -63,9 +65,9 @@ class AgentCreateForm(forms.Form):
     tools = forms.MultipleChoiceField(
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Extra tools; the agent type's defaults are always added.",
+        help_text=_("Extra tools; the agent type's defaults are always added."),
     )
-    tags = forms.CharField(required=False, help_text="Comma-separated.")
+    tags = forms.CharField(required=False, help_text=_("Comma-separated."))
 
     def __init__(self, *args: Any, tool_names: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -96,27 +98,31 @@ class AgentSettingsForm(forms.Form):
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     system = forms.CharField(
         required=False,
-        label="System prompt",
+        label=_("System prompt"),
         widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
-        help_text="{CORE_MEMORY} marks where memory goes; without it memory follows the text.",
+        help_text=_("{CORE_MEMORY} marks where memory goes; without it memory follows the text."),
     )
     model = forms.CharField(max_length=200, required=False)
     temperature = forms.FloatField(required=False, min_value=0, max_value=2)
-    max_tokens = forms.IntegerField(required=False, min_value=1, label="Max output tokens")
-    enable_reasoner = forms.BooleanField(required=False, label="Reasoning (models that support it)")
+    max_tokens = forms.IntegerField(required=False, min_value=1, label=_("Max output tokens"))
+    enable_reasoner = forms.BooleanField(
+        required=False, label=_("Reasoning (models that support it)")
+    )
     context_window_limit = forms.IntegerField(
         required=False,
         min_value=256,
-        label="Context window limit",
-        help_text="Cap the model's window (tokens); empty: the model's own.",
+        label=_("Context window limit"),
+        help_text=_("Cap the model's window (tokens); empty: the model's own."),
     )
     embedding = forms.CharField(
         max_length=200,
         required=False,
-        help_text="Changing it re-embeds archival memory in the background; "
-        "search keeps working meanwhile.",
+        help_text=_(
+            "Changing it re-embeds archival memory in the background; "
+            "search keeps working meanwhile."
+        ),
     )
-    tags = forms.CharField(required=False, help_text="Comma-separated.")
+    tags = forms.CharField(required=False, help_text=_("Comma-separated."))
 
     @classmethod
     def for_agent(cls, agent: Any) -> AgentSettingsForm:
@@ -139,7 +145,7 @@ class AgentSettingsForm(forms.Form):
     def clean_name(self) -> str:
         name = clean_agent_name(self.cleaned_data["name"])
         if not name:
-            raise forms.ValidationError("An agent needs a name.")
+            raise forms.ValidationError(_("An agent needs a name."))
         return name
 
     def clean_tags(self) -> list[str]:
@@ -156,7 +162,9 @@ class ToolRulesForm(forms.Form):
     rules = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
-        help_text='Letta\'s JSON shape, e.g. [{"type": "exit_loop", "tool_name": "send_message"}].',
+        help_text=_(
+            'Letta\'s JSON shape, e.g. [{"type": "exit_loop", "tool_name": "send_message"}].'
+        ),
     )
 
     def clean_rules(self) -> list[dict[str, Any]]:
@@ -164,9 +172,9 @@ class ToolRulesForm(forms.Form):
         try:
             rules = json.loads(text)
         except ValueError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+            raise forms.ValidationError(_("Not valid JSON: %(error)s") % {"error": exc}) from None
         if not isinstance(rules, list):
-            raise forms.ValidationError("Tool rules are a JSON list of rule objects.")
+            raise forms.ValidationError(_("Tool rules are a JSON list of rule objects."))
         return rules
 
 
@@ -192,7 +200,7 @@ class ToolSourceForm(forms.Form):
     arguments = forms.CharField(
         required=False,
         initial="{}",
-        label="Test arguments (JSON)",
+        label=_("Test arguments (JSON)"),
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "class": "code"}),
     )
 
@@ -201,7 +209,7 @@ class ToolSourceForm(forms.Form):
         try:
             args = json.loads(text)
         except ValueError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+            raise forms.ValidationError(_("Not valid JSON: %(error)s") % {"error": exc}) from None
         if not isinstance(args, dict):
-            raise forms.ValidationError('Arguments are a JSON object, e.g. {"sides": 20}.')
+            raise forms.ValidationError(_('Arguments are a JSON object, e.g. {"sides": 20}.'))
         return args

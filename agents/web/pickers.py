@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy
 
 from memory.llm.registry import parse_handle
 from memory.services.model_catalog import ModelCatalog
 
-NO_EMBEDDING = "None: search by words only"
+NO_EMBEDDING = gettext_lazy("None: search by words only")
 
 
 def picker(name: str, value: str, catalog: ModelCatalog) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from agents.access import aagent_or_404, agent_or_404
@@ -32,11 +34,11 @@ from memory.web import selectors as sel
 from memory.web.views import TABS, panel_context
 
 TAB_LABELS = [
-    ("memory", "Core memory"),
-    ("archival", "Archival"),
-    ("recall", "Recall"),
-    ("files", "Files"),
-    ("runs", "Runs"),
+    ("memory", gettext_lazy("Core memory")),
+    ("archival", gettext_lazy("Archival")),
+    ("recall", gettext_lazy("Recall")),
+    ("files", gettext_lazy("Files")),
+    ("runs", gettext_lazy("Runs")),
 ]
 
 
@@ -109,11 +111,11 @@ def agent_import(request):
         data = json.loads(upload.read().decode("utf-8")) if upload else None
         agent = agentfile_import.agent_import(user=request.user, document=data).agents[0]
     except (ValueError, UnicodeDecodeError):
-        messages.error(request, "That file is not an Agent File (.af JSON).")
+        messages.error(request, _("That file is not an Agent File (.af JSON)."))
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Imported {agent.name}.")
+        messages.success(request, _("Imported %(name)s.") % {"name": agent.name})
         return redirect("agent", agent.id)
     return redirect("home")
 
@@ -139,7 +141,10 @@ def agent_export(request, agent_id):
 def agent_duplicate(request, agent_id):
     agent = agent_or_404(request.user, agent_id)
     copy = agentfile.agent_duplicate(agent=agent, user=request.user)
-    messages.success(request, f"Created {copy.name}, a copy of {agent.name}.")
+    messages.success(
+        request,
+        _("Created %(copy)s, a copy of %(name)s.") % {"copy": copy.name, "name": agent.name},
+    )
     return redirect("agent", copy.id)
 
 
@@ -149,7 +154,7 @@ def agent_delete(request, agent_id):
     agent = agent_or_404(request.user, agent_id)
     name = agent.name
     lifecycle.agent_delete(agent=agent)
-    messages.success(request, f"Deleted {name}.")
+    messages.success(request, _("Deleted %(name)s.") % {"name": name})
     return redirect("home")
 
 

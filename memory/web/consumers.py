@@ -6,15 +6,29 @@ that the page's ws extension applies.
 """
 
 import json
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from agents.selectors import agent_get_for_user
 from memory.services.events import group_name
 from memory.web.live import LiveView
+
+
+def _language(scope) -> str:
+    """The language the page was drawn in, chosen as LocaleMiddleware chose it
+    (the switcher's cookie, else Accept-Language): the browser sends both with
+    the WebSocket handshake, so what is pushed into the page matches it."""
+    headers = dict(scope.get("headers") or [])
+    handshake = SimpleNamespace(
+        COOKIES=scope.get("cookies") or {},
+        META={"HTTP_ACCEPT_LANGUAGE": headers.get(b"accept-language", b"").decode("latin-1")},
+        path_info=scope.get("path", ""),
+    )
+    return translation.get_language_from_request(handshake)
 
 
 class AgentEventsConsumer(AsyncWebsocketConsumer):
@@ -31,7 +45,11 @@ class AgentEventsConsumer(AsyncWebsocketConsumer):
         self.group = group_name(agent_id)
         query = parse_qs(self.scope.get("query_string", b"").decode())
         self.view = LiveView(
-            agent_id, since=timezone.now(), send=self.send_html, tab=(query.get("tab") or [""])[0]
+            agent_id,
+            since=timezone.now(),
+            send=self.send_html,
+            tab=(query.get("tab") or [""])[0],
+            language=_language(self.scope),
         )
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.access import agent_or_404
@@ -137,7 +138,7 @@ def upload(request, agent_id, folder_id):
     uploads = request.FILES.getlist("files")
     accepted, refused = services.files_upload(source=source, uploads=uploads)
     if not uploads:
-        refused = ["Choose one or more files to upload."]
+        refused = [_("Choose one or more files to upload.")]
     if not request.htmx and not refused:
         return _back(agent)
     ctx = {

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from agents.web.forms import split_tags
 
@@ -24,8 +25,8 @@ class BlockForm(forms.Form):
     label = forms.CharField(max_length=100)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     value = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 6}))
-    limit = forms.IntegerField(min_value=1, required=False, help_text="Characters.")
-    read_only = forms.BooleanField(required=False, label="Read-only for the agent")
+    limit = forms.IntegerField(min_value=1, required=False, help_text=_("Characters."))
+    read_only = forms.BooleanField(required=False, label=_("Read-only for the agent"))
     version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     @classmethod
@@ -52,16 +53,16 @@ class BlockForm(forms.Form):
 
 class PassageForm(forms.Form):
     text = forms.CharField(max_length=200_000, widget=forms.Textarea(attrs={"rows": 3}))
-    tags = forms.CharField(required=False, help_text="Comma-separated.")
+    tags = forms.CharField(required=False, help_text=_("Comma-separated."))
 
     def clean_tags(self) -> list[str]:
         return split_tags(self.cleaned_data["tags"])
 
 
 class ArchivalSearchForm(forms.Form):
-    q = forms.CharField(required=False, label="Search")
+    q = forms.CharField(required=False, label=_("Search"))
     tags = forms.CharField(required=False)
-    match_all = forms.BooleanField(required=False, label="All tags")
+    match_all = forms.BooleanField(required=False, label=_("All tags"))
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     page = forms.IntegerField(required=False, min_value=1)
@@ -84,13 +85,13 @@ class ArchivalSearchForm(forms.Form):
 
 
 RECALL_ROLES = [
-    ("", "Everyone"),
-    ("user", "User"),
-    ("assistant", "Assistant"),
-    ("tool", "Tool results"),
+    ("", _("Everyone")),
+    ("user", _("User")),
+    ("assistant", _("Assistant")),
+    ("tool", _("Tool results")),
 ]
 
 
 class RecallSearchForm(forms.Form):
-    q = forms.CharField(required=False, label="Search")
+    q = forms.CharField(required=False, label=_("Search"))
     role = forms.ChoiceField(choices=RECALL_ROLES, required=False)

@@ -20,7 +20,9 @@ from datetime import datetime
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from agents.models import Agent
 from memory.files.selectors import agent_folder_for, agent_folders, folder_files
@@ -64,8 +66,17 @@ TAB_OF_JOB = {
 
 
 class LiveView:
-    def __init__(self, agent_id: str, since: datetime, send: Send, tab: str = "memory") -> None:
+    def __init__(
+        self,
+        agent_id: str,
+        since: datetime,
+        send: Send,
+        tab: str = "memory",
+        language: str = settings.LANGUAGE_CODE,
+    ) -> None:
         self.agent_id = agent_id
+        # The tab's language: partials pushed into it are drawn in it too.
+        self.language = language
         self.tab = tab if tab in TABS else "memory"
         # What the chat partials need of the agent (its id, for URLs), without a query.
         self.agent = {"id": agent_id}
@@ -81,7 +92,8 @@ class LiveView:
 
     async def handle(self, event: dict[str, Any]) -> None:
         handler = getattr(self, f"on_{event.get('type')}", None)
-        html = handler(event) if handler else ""
+        with translation.override(self.language):
+            html = handler(event) if handler else ""
         if html.strip():
             await self.send(html)
 
@@ -218,7 +230,8 @@ class LiveView:
         agent = Agent.objects.filter(pk=self.agent_id).first()
         if agent is None:
             return ""
-        return "".join(getattr(self, f"_draw_{job[0]}")(agent, *job[1:]) for job in jobs)
+        with translation.override(self.language):
+            return "".join(getattr(self, f"_draw_{job[0]}")(agent, *job[1:]) for job in jobs)
 
     def _draw_context(self, agent: Any) -> str:
         return _render(

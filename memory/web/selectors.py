@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from agents.models import Agent, Tool, User
 from agents.selectors import agents_visible_to, tools_visible_to
@@ -29,15 +30,37 @@ CHAT_PAGE = 60
 PASSAGE_PAGE = 20
 RUNS_SHOWN = 40
 
+# The status and role words the panels show as badges: the templates translate
+# them with {% translate run.status context "status" %}; these lazy strings are
+# never used, they are here for makemessages.
+BADGE_WORDS = (
+    pgettext_lazy("status", "created"),
+    pgettext_lazy("status", "queued"),
+    pgettext_lazy("status", "pending"),
+    pgettext_lazy("status", "running"),
+    pgettext_lazy("status", "parsing"),
+    pgettext_lazy("status", "embedding"),
+    pgettext_lazy("status", "completed"),
+    pgettext_lazy("status", "success"),
+    pgettext_lazy("status", "failed"),
+    pgettext_lazy("status", "error"),
+    pgettext_lazy("status", "cancelled"),
+    pgettext_lazy("role", "system"),
+    pgettext_lazy("role", "user"),
+    pgettext_lazy("role", "assistant"),
+    pgettext_lazy("role", "tool"),
+    pgettext_lazy("role", "agent"),
+)
+
 SECTION_LABELS = {
-    "system": "System instructions",
-    "core_memory": "Core memory",
-    "tool_usage_rules": "Tool rules",
-    "directories": "Files",
-    "external_memory_summary": "Memory metadata",
-    "summary_memory": "Summary",
-    "functions_definitions": "Tool schemas",
-    "messages": "Messages",
+    "system": gettext_lazy("System instructions"),
+    "core_memory": gettext_lazy("Core memory"),
+    "tool_usage_rules": gettext_lazy("Tool rules"),
+    "directories": gettext_lazy("Files"),
+    "external_memory_summary": gettext_lazy("Memory metadata"),
+    "summary_memory": gettext_lazy("Summary"),
+    "functions_definitions": gettext_lazy("Tool schemas"),
+    "messages": gettext_lazy("Messages"),
 }
 
 
@@ -183,7 +206,10 @@ def context_view(agent: Agent) -> dict[str, Any]:
             if framing > 0:
                 segment.children.append(
                     Segment(
-                        key="core_framing", label="(framing)", tokens=framing, kind="block-framing"
+                        key="core_framing",
+                        label=gettext_lazy("(framing)"),
+                        tokens=framing,
+                        kind="block-framing",
                     )
                 )
         segments.append(segment)

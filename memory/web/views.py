@@ -16,6 +16,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_htmx.http import reswap, retarget
 
@@ -84,7 +85,7 @@ def _searching(search, agent, **query):
     try:
         return search(agent, **query), None
     except ProviderError as exc:
-        return [], f"The embedding model could not be reached: {exc.message}"
+        return [], _("The embedding model could not be reached: %(error)s") % {"error": exc.message}
 
 
 def _panel(request, agent, tab: str, status: int = 200, **extra):
@@ -154,7 +155,9 @@ async def approval_send(request, agent_id):
     agent = await aagent_or_404(user, agent_id)
     form = ApprovalForm(request.POST)
     if not form.is_valid():
-        return await _refused(request, "Say which tool call you are answering.", "#composer-error")
+        return await _refused(
+            request, _("Say which tool call you are answering."), "#composer-error"
+        )
     data = form.cleaned_data
     run = await sync_to_async(turn_prepare)(agent=agent, user=user, approval=True)
     decision = ApprovalDecision(
