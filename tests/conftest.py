@@ -7,6 +7,12 @@ import ipaddress
 import socket
 
 import pytest
+from django.core.servers.basehttp import ThreadedWSGIServer
+
+# pytest-django's live_server listens with socketserver's backlog of 5: fifty
+# clients connecting at once (tests/test_concurrent_sends.py) could overflow it
+# on a busy machine and get "connection reset". A real server's backlog is larger.
+ThreadedWSGIServer.request_queue_size = 128
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
