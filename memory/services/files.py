@@ -90,10 +90,20 @@ def source_create(
 
 
 @transaction.atomic
+@transaction.atomic
 def source_delete(*, source: Source) -> None:
+    _hold_files(SourceFile.objects.filter(source=source))
     agent_ids = list(source.agents.values_list("id", flat=True))
     source.delete()
     files_changed(agent_ids, folders=True)
+
+
+def _hold_files(files) -> None:
+    """Lock the files' rows before deleting them. A processing job that stores a
+    file's text or chunks meanwhile waits on its foreign-key check until the delete
+    commits (then fails, as its file is gone), instead of committing rows the
+    delete did not see — which made the delete's own commit fail (a 500)."""
+    list(files.select_for_update().values_list("id", flat=True))
 
 
 @transaction.atomic
@@ -226,7 +236,9 @@ def files_upload(*, source: Source, uploads: list[Any]) -> tuple[list[SourceFile
 
 
 @transaction.atomic
+@transaction.atomic
 def file_delete(*, file: SourceFile) -> None:
+    _hold_files(SourceFile.objects.filter(pk=file.pk))
     agent_ids = list(FileAgent.objects.filter(file=file).values_list("agent_id", flat=True))
     file.delete()
     files_changed(agent_ids)
