@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from django.db.models import QuerySet
 from ninja import File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
@@ -97,6 +98,34 @@ class PassageOut(Schema):
     relevance: float
 
 
+class FolderPage(Schema):
+    """Letta's cursor pagination: `after`/`before` are ids in the requested order."""
+
+    before: str | None = None
+    after: str | None = None
+    limit: int | None = 50
+    order: Literal["asc", "desc"] = "asc"
+
+    def of(self, rows: QuerySet[Any]) -> list[Any]:
+        return cursor_page(
+            rows,
+            before=self.before,
+            after=self.after,
+            limit=self.limit,
+            ascending=self.order == "asc",
+        )
+
+
+class FolderFilters(FolderPage):
+    name: str | None = None
+
+
+class FilePage(FolderPage):
+    limit: int | None = 1000
+    order: Literal["asc", "desc"] = "desc"
+    include_content: bool = False
+
+
 def _folder(source: Source) -> dict:
     return {
         "id": source.id,
@@ -160,11 +189,11 @@ def _routes(prefix: str) -> None:
         return Status(201, _folder(source))
 
     @router.get(f"/{prefix}/", response=list[FolderOut], operation_id=f"{prefix}_list")
-    def list_folders(request, name: str | None = None):
-        rows = sources_visible_to(user=request.auth).order_by("created_at")
-        if name:
-            rows = rows.filter(name=name)
-        return [_folder(s) for s in rows]
+    def list_folders(request, page: Query[FolderFilters]):
+        rows = sources_visible_to(user=request.auth)
+        if page.name:
+            rows = rows.filter(name=page.name)
+        return [_folder(s) for s in page.of(rows)]
 
     @router.get(f"/{prefix}/{{folder_id}}", response=FolderOut, operation_id=f"{prefix}_retrieve")
     def retrieve(request, folder_id: str):
@@ -193,9 +222,9 @@ def _routes(prefix: str) -> None:
     @router.get(
         f"/{prefix}/{{folder_id}}/files", response=list[FileOut], operation_id=f"{prefix}_files"
     )
-    def files(request, folder_id: str):
+    def files(request, folder_id: str, page: Query[FilePage]):
         source = folder_for(request, folder_id)
-        return [_file(f) for f in source.files.defer("raw").order_by("created_at")]
+        return [_file(f) for f in page.of(source.files.defer("raw"))]
 
     @router.get(
         f"/{prefix}/{{folder_id}}/files/{{file_id}}",
