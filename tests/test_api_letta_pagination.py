@@ -50,3 +50,33 @@ def test_folder_pages_follow_the_cursor_and_hide_strangers_folders(as_alice, as_
     assert [f["id"] for f in page] == made[:2]
     assert [f["name"] for f in as_charlie.get("/v1/sources/").json()] == ["charlie's"]
     assert as_alice.get("/v1/folders/?limit=0").status_code == 422
+
+
+def test_the_client_deletes_what_it_made(letta, fake_llm):
+    from letta_client import NotFoundError
+
+    from tests.api_helpers import MODEL
+    from tests.test_api_letta_client import WEATHER_TOOL
+
+    agent = letta.agents.create(name="Sam", agent_type="letta_v1_agent", model=MODEL)
+    block = letta.blocks.create(label="notes", value="shared")
+    tool = letta.tools.create(source_code=WEATHER_TOOL)
+    passage = letta.agents.passages.create(agent.id, text="to forget")[0]
+    folder = letta.folders.create(name="docs")
+    file = letta.folders.files.upload(folder.id, file=("a.txt", b"hello", "text/plain"))
+
+    letta.agents.passages.delete(passage.id, agent_id=agent.id)
+    letta.folders.files.delete(file.id, folder_id=folder.id)
+    letta.folders.delete(folder.id)
+    letta.tools.delete(tool.id)
+    letta.blocks.delete(block.id)
+    letta.agents.delete(agent.id)
+
+    for retrieve, item in (
+        (letta.folders.retrieve, folder),
+        (letta.tools.retrieve, tool),
+        (letta.blocks.retrieve, block),
+        (letta.agents.retrieve, agent),
+    ):
+        with pytest.raises(NotFoundError):
+            retrieve(item.id)

@@ -199,12 +199,11 @@ def _routes(prefix: str) -> None:
     def retrieve(request, folder_id: str):
         return _folder(folder_for(request, folder_id))
 
-    @router.delete(
-        f"/{prefix}/{{folder_id}}", response={204: None}, operation_id=f"{prefix}_delete"
-    )
+    # Letta answers 200 with a JSON body here (the client parses it), 204 only for a file.
+    @router.delete(f"/{prefix}/{{folder_id}}", operation_id=f"{prefix}_delete")
     def delete(request, folder_id: str):
         services.source_delete(source=folder_for(request, folder_id))
-        return Status(204, None)
+        return {"message": f"Folder id={folder_id} successfully deleted"}
 
     @router.post(
         f"/{prefix}/{{folder_id}}/upload", response={202: FileOut}, operation_id=f"{prefix}_upload"
