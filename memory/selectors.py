@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from agents.errors import InvalidInput, NotFound
+from agents.errors import InvalidInput
 from agents.models import Agent, User
 from agents.selectors import agents_visible_to
 from memory import models as m
@@ -80,15 +80,20 @@ def cursor_page(
 ) -> list[Any]:
     """One page of `rows` in (keys) order, Letta's way: `after`/`before` are ids
     and mean after/before *in the requested order*; with `before` alone the
-    page is the `limit` rows closest to it."""
+    page is the `limit` rows closest to it. A cursor naming no row (deleted
+    since the last page) is ignored, so iterate-and-delete loops carry on."""
     if limit is not None and (limit < 1 or limit > MAX_PAGE):
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}.")
     forward = [k if ascending else f"-{k}" for k in keys]
     backward = [f"-{k}" if ascending else k for k in keys]
-    if after:
-        rows = rows.filter(_beyond(rows, after, keys, greater=ascending))
-    if before:
-        rows = rows.filter(_beyond(rows, before, keys, greater=not ascending))
+    after_anchor = _anchor(rows, after, keys)
+    before_anchor = _anchor(rows, before, keys)
+    after = after if after_anchor else None
+    before = before if before_anchor else None
+    if after_anchor:
+        rows = rows.filter(_beyond(after_anchor, keys, greater=ascending))
+    if before_anchor:
+        rows = rows.filter(_beyond(before_anchor, keys, greater=not ascending))
     if before and not after:
         page = list(rows.order_by(*backward)[:limit] if limit else rows.order_by(*backward))
         page.reverse()
@@ -107,9 +112,8 @@ def list_page(
 ) -> list[Any]:
     """cursor_page for a list already in order (e.g. blocks in prompt order)."""
     ids = [key(item) for item in items]
-    for cursor in (before, after):
-        if cursor and cursor not in ids:
-            raise NotFound(f"Cursor {cursor} does not name an item of this list.")
+    before = before if before in ids else None
+    after = after if after in ids else None
     if after:
         items = items[ids.index(after) + 1 :]
         ids = ids[ids.index(after) + 1 :]
@@ -120,10 +124,13 @@ def list_page(
     return items[:limit] if limit else items
 
 
-def _beyond(rows: QuerySet[Any], cursor: str, keys: tuple[str, ...], *, greater: bool) -> Q:
-    anchor = rows.model.objects.filter(pk=cursor).values(*keys).first()
-    if anchor is None:
-        raise NotFound(f"Cursor {cursor} does not name an item of this list.")
+def _anchor(rows: QuerySet[Any], cursor: str | None, keys: tuple[str, ...]) -> dict | None:
+    if not cursor:
+        return None
+    return rows.model.objects.filter(pk=cursor).values(*keys).first()
+
+
+def _beyond(anchor: dict, keys: tuple[str, ...], *, greater: bool) -> Q:
     op = "gt" if greater else "lt"
     # Lexicographic (k1, k2, ...) comparison.
     condition = Q()

@@ -80,3 +80,29 @@ def test_the_client_deletes_what_it_made(letta, fake_llm):
     ):
         with pytest.raises(NotFoundError):
             retrieve(item.id)
+
+
+def test_the_client_deletes_folders_while_iterating_them(letta):
+    for i in range(5):
+        letta.folders.create(name=f"tmp-{i}")
+    deleted = []
+    for folder in islice(letta.folders.list(limit=2), GUARD):
+        letta.folders.delete(folder.id)
+        deleted.append(folder.id)
+    assert len(deleted) == 5 and list(letta.folders.list()) == []
+
+
+def test_a_cursor_naming_nothing_is_ignored_as_letta_does(as_alice):
+    from tests.api_helpers import create_agent
+
+    agent = create_agent(as_alice)
+    blocks = as_alice.get(f"/v1/agents/{agent['id']}/core-memory/blocks").json()
+    gone = "block-00000000-0000-4000-8000-000000000000"
+    for query in (f"after={gone}", f"before={gone}"):
+        page = as_alice.get(f"/v1/agents/{agent['id']}/core-memory/blocks?{query}").json()
+        assert page == blocks
+    assert [a["id"] for a in as_alice.get(f"/v1/agents/?after={agent['id']}x").json()] == [
+        agent["id"]
+    ]
+    response = as_alice.get(f"/v1/agents/{agent['id']}/messages?before=message-gone&limit=5")
+    assert response.status_code == 200
