@@ -106,3 +106,40 @@ def test_a_cursor_naming_nothing_is_ignored_as_letta_does(as_alice):
     ]
     response = as_alice.get(f"/v1/agents/{agent['id']}/messages?before=message-gone&limit=5")
     assert response.status_code == 200
+
+
+def test_the_sdk_iterates_an_agents_messages_once_each_in_either_order(letta, as_alice, fake_llm):
+    # Cursors follow the requested order (Letta's spec: "after this message ID in the specified
+    # sort order"), which is what the SDK's auto-pagination relies on: it asks for after=<last>.
+    from tests.api_helpers import create_agent
+    from tests.fakes.llm_server import reply
+
+    agent = create_agent(as_alice)
+    for word in ("one", "two", "three"):
+        fake_llm.script(reply(f"reply {word}"))
+        as_alice.post(f"/v1/agents/{agent['id']}/messages", {"input": word})
+    every = [
+        m["id"] for m in as_alice.get(f"/v1/agents/{agent['id']}/messages", order="asc").json()
+    ]
+    for order, expected in (("asc", every), ("desc", every[::-1])):
+        seen = []
+        for message in letta.agents.messages.list(agent["id"], limit=2, order=order):
+            seen.append(message.id)
+            assert len(seen) <= GUARD * 2, "pagination does not end"
+        assert seen == expected
+
+
+def test_tags_are_those_on_your_agents_in_pages(letta, as_alice, as_charlie, fake_llm):
+    from tests.api_helpers import create_agent
+
+    create_agent(as_alice, tags=["red", "blue"])
+    create_agent(as_alice, name="Kim", tags=["green", "blue"])
+    create_agent(as_charlie, tags=["secret"])
+
+    assert list(letta.tags.list()) == ["blue", "green", "red"]
+    assert list(letta.tags.list(order="desc", limit=2)) == ["red", "green"]
+    assert list(letta.tags.list(after="blue", limit=1)) == ["green"]
+    assert list(letta.tags.list(before="red", order="asc")) == ["blue", "green"]
+    assert list(letta.tags.list(query_text="RE")) == ["green", "red"]
+    assert as_charlie.get("/v1/tags/").json() == ["secret"]
+    assert as_alice.get("/v1/tags/", limit=0).status_code == 422

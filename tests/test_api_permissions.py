@@ -42,7 +42,7 @@ def world(as_alice, fake_llm) -> World:
     from memory import models as m
     from memory.services.worker import worker_run_once
 
-    agent = create_agent(as_alice)
+    agent = create_agent(as_alice, tags=["alices-tag"])
     agent_id = agent["id"]
     fake_llm.script(reply("Hello"))
     sent = as_alice.post(
@@ -70,6 +70,7 @@ def world(as_alice, fake_llm) -> World:
             "tool_name": "shout",
             "label": "human",
             "message": agent["message_ids"][0],
+            "tag": "alices-tag",
         }
     )
 
@@ -99,6 +100,7 @@ MESSAGE = {"messages": [{"role": "user", "content": "hello"}]}
 ROUTES = [
     Route("get", "/v1/agents/", hides="agent"),
     Route("get", "/v1/agents/count"),
+    Route("get", "/v1/tags/", hides="tag"),
     Route("post", "/v1/agents/", {"name": "Other", "model": "openai/gpt-4o-mini"}),
     Route("post", "/v1/agents/import", multipart=True),
     Route("get", "/v1/agents/{agent}"),

@@ -17,6 +17,7 @@ from agents.models import Agent, Tool
 from agents.providers.selectors import models_for_user
 from agents.selectors import (
     agent_get_for_user,
+    agent_tags_visible_to,
     agents_visible_to,
     tool_get_for_user,
     tools_visible_to,
@@ -38,7 +39,7 @@ from agents.services.tools import (
     tool_upsert,
 )
 from memory.llm.registry import list_all_models
-from memory.selectors import cursor_page
+from memory.selectors import MAX_PAGE, cursor_page
 from memory.services.base_tools import base_tools_ensure, base_tools_sync
 from memory.services.providers import provider_config
 
@@ -399,6 +400,38 @@ def modify_tool(request, tool_id: str, payload: s.ToolPatch):
 def delete_tool(request, tool_id: str):
     tool_delete(user=request.auth, tool=tool_for(request, tool_id))
     return {"message": f"Tool id={tool_id} successfully deleted"}
+
+
+# --- tags -------------------------------------------------------------------------------------
+
+
+class TagFilters(Page):
+    order: Literal["asc", "desc"] = "asc"
+    name: str | None = None
+    query_text: str | None = None
+
+
+@router.get("/tags/", response=list[str], tags=["tag"])
+def list_tags(request, filters: Query[TagFilters]):
+    """The tags in use on your agents, alphabetically; `after`/`before` are tags
+    (they need not be in use) and mean after/before in the requested order."""
+    if filters.limit is not None and not 1 <= filters.limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}.")
+    tags = agent_tags_visible_to(user=request.auth, text=filters.name or filters.query_text)
+    if not filters.is_ascending:
+        tags.reverse()
+    ascending = filters.is_ascending
+    if filters.after:
+        tags = [tag for tag in tags if _beyond(tag, filters.after, ascending=ascending)]
+    if filters.before:
+        tags = [tag for tag in tags if _beyond(filters.before, tag, ascending=ascending)]
+        if not filters.after and filters.limit:
+            return tags[-filters.limit :]
+    return tags[: filters.limit] if filters.limit else tags
+
+
+def _beyond(tag: str, cursor: str, *, ascending: bool) -> bool:
+    return tag > cursor if ascending else tag < cursor
 
 
 # --- models -----------------------------------------------------------------------------------
