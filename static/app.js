@@ -147,7 +147,10 @@
   document.addEventListener("htmx:afterRequest", function (evt) {
     var form = evt.detail.elt;
     if (form.matches && form.matches("form[data-reset-on-success]")) {
-      if (evt.detail.successful) {
+      // A refusal (409/422) is swapped in like an answer, so htmx calls it
+      // successful: only a 2xx empties the box, a refusal keeps the text.
+      var status = evt.detail.xhr ? evt.detail.xhr.status : 0;
+      if (evt.detail.successful && status >= 200 && status < 300) {
         form.reset();
         var err = document.getElementById("composer-error");
         if (err) err.textContent = "";

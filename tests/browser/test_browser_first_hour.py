@@ -195,3 +195,16 @@ def test_stop_during_a_slow_model_step_leaves_memory_untouched(live_page, live_u
     human = page.locator(".block-view", has=page.locator(".label", has_text="human"))
     assert "after Stop" not in human.inner_text()
     shot(page, "stopped-mid-step")
+
+
+def test_a_refused_send_says_why_and_keeps_the_text(live_page, live_url, alice):
+    agent = agent_create(owner=alice, name="Modelless", model="")
+    page = live_page
+    login(page, live_url)
+    page.goto(f"{live_url}/agents/{agent.id}/")
+    page.wait_for_selector("#live-state.live")
+    page.fill("textarea[name=text]", "Is anyone there?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#composer-error:has-text('no model')")
+    assert page.input_value("textarea[name=text]") == "Is anyone there?"
+    assert page.locator(".msg.pending").count() == 0
