@@ -204,10 +204,13 @@ def provider_for_handle(config: ProviderConfig, handle: str) -> tuple[Provider, 
     return get_provider(config, name), model
 
 
+def configured_provider_names(config: ProviderConfig) -> list[str]:
+    """The server's providers this configuration switches on, in the registry's order."""
+    return [name for name in PROVIDER_CLASSES if config.is_configured(name)]
+
+
 def configured_providers(config: ProviderConfig) -> dict[str, Provider]:
-    return {
-        name: get_provider(config, name) for name in PROVIDER_CLASSES if config.is_configured(name)
-    }
+    return {name: get_provider(config, name) for name in configured_provider_names(config)}
 
 
 def list_all_models(config: ProviderConfig) -> tuple[list[ModelInfo], dict[str, ProviderError]]:

@@ -17,7 +17,7 @@ from django.core.cache import cache
 
 from agents.models import User
 from agents.providers.selectors import models_for_user, team_providers
-from memory.llm.registry import PROVIDER_CLASSES, list_all_models
+from memory.llm.registry import PROVIDER_CLASSES, configured_provider_names, list_all_models
 from memory.services.providers import provider_config
 
 LISTING_TIMEOUT_S = 5.0
@@ -64,7 +64,7 @@ class ModelCatalog:
 
 def _server_models() -> tuple[list[str], list[str], dict[str, str], list[str]]:
     config = provider_config()
-    configured = [name for name in PROVIDER_CLASSES if config.is_configured(name)]
+    configured = configured_provider_names(config)
     if not configured:
         return [], [], {}, []
     key = "ade:model-catalog:" + hashlib.sha256(repr(config).encode()).hexdigest()[:16]
@@ -108,7 +108,7 @@ def model_catalog(user: User, *, list_models: bool = True) -> ModelCatalog:
     else:
         config = provider_config()
         llm, embedding, errors = [], [], {}
-        server = [name for name in PROVIDER_CLASSES if config.is_configured(name)]
+        server = configured_provider_names(config)
     team_llm = [m["handle"] for m in models_for_user(user=user, kind="llm")]
     # Embeddings go through the server's providers only (memory/llm/embeddings.py
     # has no bring-your-own-key path yet), so a team's embedding models are not offered.

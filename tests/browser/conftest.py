@@ -84,6 +84,16 @@ def _application():
 @pytest.fixture(scope="session")
 def live_url(django_db_setup, django_db_blocker, llm):
     """daphne in a forked process, serving the test database on a free port."""
+    server = start_server(django_db_blocker)
+    yield f"http://127.0.0.1:{server.port.value}"
+    server.terminate()
+    server.join(timeout=10)
+
+
+def start_server(django_db_blocker):
+    """Fork daphne serving the test database, with this process's settings as
+    they are now (tests that need a differently configured server change them
+    first)."""
     from daphne.testing import DaphneProcess
     from django.db import connections
 
@@ -98,9 +108,7 @@ def live_url(django_db_setup, django_db_blocker, llm):
         if not server.ready.wait(timeout=30):
             server.terminate()
             raise RuntimeError("daphne did not start")
-    yield f"http://127.0.0.1:{server.port.value}"
-    server.terminate()
-    server.join(timeout=10)
+    return server
 
 
 @pytest.fixture

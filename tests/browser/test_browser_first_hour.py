@@ -4,15 +4,13 @@ text; a person makes an API key on their account page and the official
 letta-client works with it; with no provider, the pages say how to add one and
 a provider added on the Providers page serves the next agent."""
 
-from functools import partial
-
 import pytest
 from letta_client import AuthenticationError, Letta
 
 from agents.models import APIKey
 from agents.services.lifecycle import agent_create
 from memory import models as m
-from tests.browser.conftest import _application, login, shot
+from tests.browser.conftest import login, shot, start_server
 from tests.fakes.llm_server import FakeLLMServer, delay, reply, tool_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -100,22 +98,16 @@ def test_a_person_makes_an_api_key_and_the_letta_client_uses_it(live_page, live_
 def bare_server(django_db_blocker, alice):
     """A second server started with no model provider at all (and loopback
     endpoints allowed, for the provider the test adds)."""
-    from daphne.testing import DaphneProcess
     from django.conf import settings
-    from django.db import connections
 
     saved = dict(settings.PROVIDER_ENV), settings.ALLOWED_MODEL_ENDPOINTS
     settings.PROVIDER_ENV.clear()
     settings.ALLOWED_MODEL_ENDPOINTS = "127.0.0.1"
-    with django_db_blocker.unblock():
-        connections.close_all()
-        for connection in connections.all():
-            connection.close_pool()
-        server = DaphneProcess("127.0.0.1", partial(_application))
-        server.start()
-        assert server.ready.wait(timeout=30), "daphne did not start"
-    settings.PROVIDER_ENV.update(saved[0])
-    settings.ALLOWED_MODEL_ENDPOINTS = saved[1]
+    try:
+        server = start_server(django_db_blocker)
+    finally:
+        settings.PROVIDER_ENV.update(saved[0])
+        settings.ALLOWED_MODEL_ENDPOINTS = saved[1]
     yield f"http://127.0.0.1:{server.port.value}"
     server.terminate()
     server.join(timeout=10)

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 
 from agents.services.accounts import AdminStart, admin_ensure
 from agents.startup import DatabaseNotReady, ensure_vector_extension, wait_for_database
-from memory.llm.registry import PROVIDER_CLASSES
+from memory.llm.registry import configured_provider_names
 from memory.services.base_tools import base_tools_sync
 from memory.services.jobs import jobs_mode, kick
 from memory.services.providers import provider_config
@@ -113,7 +113,7 @@ class Command(BaseCommand):
     def _say_providers(self) -> None:
         """A server with no model provider serves, but no agent can answer: say
         so where the person who started it is looking."""
-        configured = [n for n in PROVIDER_CLASSES if provider_config().is_configured(n)]
+        configured = configured_provider_names(provider_config())
         if configured:
             self.stdout.write(f"Model providers: {', '.join(configured)}.")
             return
